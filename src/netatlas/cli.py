@@ -1,0 +1,138 @@
+"""The ``netatlas`` command. Every subcommand reads the same ``NETATLAS_*`` settings."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from netatlas.settings import Settings, describe
+
+
+def _upgrade(settings: Settings) -> None:
+    from netatlas.db.engine import engine_from_settings
+    from netatlas.db.migrate import upgrade
+
+    engine = engine_from_settings(settings, pooled=False)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    _upgrade(settings)
+    uvicorn.run(
+        "netatlas.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+    return 0
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    _upgrade(settings)
+    print("database is at the latest revision")
+    return 0
+
+
+def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
+    from netatlas.jobs.context import Context
+    from netatlas.jobs.run import process_until_idle
+
+    _upgrade(settings)
+    ctx = Context.from_settings(settings)
+    rounds = process_until_idle(ctx)
+    print(f"queues empty after {rounds} round(s)")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from netatlas.jobs.celery_app import make_celery
+
+    if not settings.redis_url:
+        print("netatlas worker needs NETATLAS_REDIS_URL (the Celery broker)", file=sys.stderr)
+        return 2
+    _upgrade(settings)
+    argv = ["worker", "--loglevel", settings.log_level, "--concurrency", str(args.concurrency)]
+    make_celery(settings).worker_main(argv)
+    return 0
+
+
+def cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
+    from netatlas.jobs.celery_app import make_celery
+
+    if not settings.redis_url:
+        print("netatlas beat needs NETATLAS_REDIS_URL (the Celery broker)", file=sys.stderr)
+        return 2
+    schedule = str(settings.data_dir / "celerybeat-schedule")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_celery(settings).start(["beat", "--loglevel", settings.log_level, "-s", schedule])
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
+    print(describe())
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
+    from netatlas.location import keyadmin
+
+    _upgrade(settings)
+    return keyadmin.run(args, settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="netatlas", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the web service (and, embedded, the jobs)")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int, default=1)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("db", help="database maintenance")
+    p.add_argument("action", choices=["upgrade"])
+    p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("process", help="run the pipeline jobs")
+    p.add_argument("--until-idle", action="store_true", required=True)
+    p.set_defaults(func=cmd_process)
+
+    p = sub.add_parser("worker", help="run a Celery worker (scale-out)")
+    p.add_argument("--concurrency", type=int, default=2)
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("beat", help="run the Celery scheduler (scale-out)")
+    p.set_defaults(func=cmd_beat)
+
+    p = sub.add_parser("settings", help="print the settings table")
+    p.set_defaults(func=cmd_settings)
+
+    from netatlas.location.keyadmin import add_parser as add_keys_parser
+
+    add_keys_parser(sub).set_defaults(func=cmd_keys)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
+    )
+    result: int = args.func(args, settings)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

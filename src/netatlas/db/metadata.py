@@ -1,0 +1,26 @@
+"""The one MetaData object every feature's ``models.py`` adds its tables to."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+
+def load_all() -> MetaData:
+    """Import every models module so that ``metadata`` knows all tables."""
+    from netatlas.datamap import models as _datamap  # noqa: F401
+    from netatlas.db import models as _db  # noqa: F401
+    from netatlas.export import models as _export  # noqa: F401
+    from netatlas.location import models as _location  # noqa: F401
+    from netatlas.monitor import models as _monitor  # noqa: F401
+
+    return metadata

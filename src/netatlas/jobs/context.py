@@ -1,0 +1,34 @@
+"""What a job function gets: settings, the engine, the queue and the region lookup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sqlalchemy import Engine
+
+from netatlas.db.engine import engine_from_settings
+from netatlas.geo.protocols import RegionLookup
+from netatlas.queue import Queue, make_queue
+from netatlas.settings import Settings
+
+
+@dataclass
+class Context:
+    settings: Settings
+    engine: Engine
+    queue: Queue
+    _regions: RegionLookup | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, engine: Engine | None = None) -> Context:
+        engine = engine or engine_from_settings(settings)
+        return cls(settings=settings, engine=engine, queue=make_queue(settings, engine))
+
+    @cached_property
+    def regions(self) -> RegionLookup:
+        if self._regions is not None:
+            return self._regions
+        from netatlas.geo.regions import get_regions
+
+        return get_regions()

@@ -1,0 +1,71 @@
+"""Running jobs: once until idle (``netatlas process --until-idle``) or on a schedule."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from netatlas.jobs.context import Context
+from netatlas.jobs.table import Job, jobs
+
+log = logging.getLogger(__name__)
+
+
+def run_job(ctx: Context, job: Job) -> object:
+    return job.func(ctx)
+
+
+def process_until_idle(ctx: Context, *, max_rounds: int = 1000) -> int:
+    """Run every pipeline job in flow order until all queues are empty; returns the rounds."""
+    pipeline = [j for j in jobs() if j.pipeline]
+    for rounds in range(1, max_rounds + 1):
+        for job in pipeline:
+            run_job(ctx, job)
+        if not ctx.queue.queues():
+            # Counters are folded once more so statistics include the last batch.
+            for job in pipeline:
+                if job.name == "update_statcounter":
+                    run_job(ctx, job)
+            return rounds
+    raise RuntimeError("queues did not drain")
+
+
+class Scheduler:
+    """The embedded runner: one thread that runs each due job, in table order."""
+
+    def __init__(self, ctx: Context, tick: float = 0.5) -> None:
+        self.ctx = ctx
+        self.tick = tick
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._next: dict[str, float] = {}
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="netatlas-jobs", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run_due(self) -> int:
+        now = time.monotonic()
+        ran = 0
+        for job in jobs():
+            if self._stop.is_set():
+                break
+            if self._next.get(job.name, 0.0) <= now:
+                try:
+                    run_job(self.ctx, job)
+                except Exception:
+                    log.exception("job %s failed", job.name)
+                self._next[job.name] = time.monotonic() + job.period
+                ran += 1
+        return ran
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.run_due()
+            self._stop.wait(self.tick)

@@ -1,0 +1,69 @@
+"""Accepting a submission: decode, parse leniently, queue durably.
+
+This is the domain step behind the three submit routes; it knows nothing about HTTP.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Literal
+
+from netatlas.location.body import decode_body
+from netatlas.location.errors import ServiceUnavailable
+from netatlas.location.keys import ApiKey
+from netatlas.location.report import Submission, submission_encoder
+from netatlas.location.submit import parse_submit
+from netatlas.queue import Queue, QueueUnavailable
+
+INCOMING = "incoming"
+
+
+@dataclass
+class IntakeStats:
+    """Counts since start-up, for metrics: accepted reports and drop reasons."""
+
+    requests: int = 0
+    reports: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+
+
+STATS = IntakeStats()
+
+
+def accept_submission(
+    queue: Queue,
+    raw: bytes,
+    *,
+    api: Literal["v2", "v1", "v0"],
+    content_encoding: str | None,
+    charset: str | None,
+    max_size: int,
+    key: ApiKey | None,
+) -> int:
+    """Queue the reports in ``raw``; returns how many were queued.
+
+    Raises ParseError / PayloadTooLarge for a body that cannot be read at all, and
+    ServiceUnavailable when the queue cannot take it. Bad entries are dropped and counted.
+    """
+    text = decode_body(raw, content_encoding, charset, max_size)
+    now_ms = int(time.time() * 1000)
+    result = parse_submit(text, api, now_ms)
+    STATS.requests += 1
+    STATS.dropped.update(result.dropped)
+    if not result.reports:
+        return 0
+    # A key's submit sample rate may discard the whole request; it still succeeds.
+    if key is not None and random.random() * 100 >= key.store_sample_submit:
+        return 0
+    submission = Submission(
+        reports=result.reports, api_key=key.valid_key if key else None, received=now_ms
+    )
+    try:
+        queue.push(INCOMING, [submission_encoder.encode(submission)])
+    except QueueUnavailable as exc:
+        raise ServiceUnavailable() from exc
+    STATS.reports += len(result.reports)
+    return len(result.reports)

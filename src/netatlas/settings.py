@@ -1,0 +1,150 @@
+"""The one settings table.
+
+Every setting is an environment variable ``NETATLAS_<NAME>``. This module lists each once, with
+its type, default and meaning; ``netatlas settings`` and the README's settings section are
+generated from :data:`SETTINGS`, and a test checks that the README matches. Settings are read
+once at start-up into an immutable :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str  # attribute name; the variable is NETATLAS_<NAME>
+    type: Callable[[str], Any]
+    default: str
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "NETATLAS_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data_dir", str, "./data", "Directory for the SQLite database, tiles and exports."),
+    Setting(
+        "database_url",
+        str,
+        "",
+        "SQLAlchemy URL (postgresql+psycopg://… for scale-out); empty: SQLite in the data dir.",
+    ),
+    Setting(
+        "redis_url",
+        str,
+        "",
+        "Redis URL for queues, counters and Celery; empty: queues live in the database.",
+    ),
+    Setting("geoip_city_path", str, "", "MaxMind City database (.mmdb) for IP positions."),
+    Setting("geoip_asn_path", str, "", "MaxMind ASN database (.mmdb) for ISP names."),
+    Setting(
+        "trusted_proxies",
+        _list,
+        "127.0.0.1,::1",
+        "Comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed.",
+    ),
+    Setting("require_api_key", _bool, "false", "Refuse locate requests without a known key."),
+    Setting("secret_key", str, "", "Secret for signing admin sessions; generated if empty."),
+    Setting("host", str, "127.0.0.1", "Address `netatlas serve` listens on."),
+    Setting("port", int, "8000", "Port `netatlas serve` listens on."),
+    Setting(
+        "max_body_bytes",
+        int,
+        str(32 * 1024 * 1024),
+        "Largest request body accepted, compressed or not (413 above).",
+    ),
+    Setting("embedded_jobs", _bool, "true", "Run pipeline jobs inside `netatlas serve`."),
+    Setting("demo", _bool, "true", "Seed demo data into an empty database at first start."),
+    Setting("log_level", str, "info", "Log level: debug, info, warning or error."),
+    Setting("incoming_batch", int, "100", "Submissions taken from the incoming queue per batch."),
+    Setting("station_batch", int, "200", "Observation chunks taken per station-updater batch."),
+    Setting("lease_seconds", int, "300", "Seconds before a claimed, unfinished batch is redone."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("./data")
+    database_url: str = ""
+    redis_url: str = ""
+    geoip_city_path: str = ""
+    geoip_asn_path: str = ""
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    require_api_key: bool = False
+    secret_key: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = 32 * 1024 * 1024
+    embedded_jobs: bool = True
+    demo: bool = True
+    log_level: str = "info"
+    incoming_batch: int = 100
+    station_batch: int = 200
+    lease_seconds: int = 300
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            raw = env.get(setting.env, setting.default)
+            try:
+                values[setting.name] = setting.type(raw)
+            except ValueError as exc:
+                raise SystemExit(f"{setting.env}: {exc}") from None
+        values["data_dir"] = Path(values["data_dir"])
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'netatlas.db').resolve()}"
+
+    @property
+    def scale_out(self) -> bool:
+        return bool(self.redis_url)
+
+
+def describe() -> str:
+    """The settings table as aligned text (``netatlas settings``)."""
+    lines = []
+    for s in SETTINGS:
+        lines.append(f"{s.env:<28} default {s.default!r:<22} {s.help}")
+    return "\n".join(lines)
+
+
+def markdown_table() -> str:
+    """The settings table as Markdown, for the README."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for s in SETTINGS:
+        default = f"`{s.default}`" if s.default else "(empty)"
+        rows.append(f"| `{s.env}` | {default} | {s.help} |")
+    return "\n".join(rows)
+
+
+def get(name: str) -> Setting:
+    return _BY_NAME[name]

@@ -1,0 +1,67 @@
+"""HTTP helpers shared by the API views: JSON responses, the error envelope, CORS, body limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from netatlas.location.errors import ApiError, ParseError, PayloadTooLarge
+
+_encode = msgspec.json.encode
+
+# Ichnaea compatibility: every API response, errors included, allows any origin for 30 days.
+CORS_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Max-Age": "2592000"}
+
+
+def json_response(data: Any, status: int = 200, *, cors: bool = True) -> Response:
+    return Response(
+        _encode(data),
+        status_code=status,
+        media_type="application/json",
+        headers=CORS_HEADERS if cors else None,
+    )
+
+
+def error_response(error: ApiError, *, cors: bool = True) -> Response:
+    headers = dict(CORS_HEADERS) if cors else {}
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after:
+        headers["Retry-After"] = str(retry_after)
+    return Response(
+        error.body(), status_code=error.status, media_type="application/json", headers=headers
+    )
+
+
+def options_response() -> Response:
+    return Response(status_code=200, headers=CORS_HEADERS)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw request body, refusing (413) anything over ``limit`` without reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise PayloadTooLarge(limit=limit)
+        except ValueError:
+            raise ParseError.decode_error("invalid Content-Length header") from None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(limit=limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def charset_of(request: Request) -> str | None:
+    content_type = request.headers.get("content-type", "")
+    for part in content_type.split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower() == "charset" and value:
+            return value.strip().strip('"')
+    return None
