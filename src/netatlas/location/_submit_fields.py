@@ -34,7 +34,7 @@ _HEX: Final = "0123456789abcdef"
 
 
 class BadValue(Exception):
-    """A key field holds a value of a type that cannot mean a number (a list, ``"abc"``, ``1.5``)."""
+    """A key field holds a value that cannot mean a whole number (a list, ``"abc"``, ``1.5``)."""
 
 
 def as_int(value: object) -> int | None:
@@ -135,7 +135,7 @@ def normalize_mac(value: str) -> tuple[str, None] | tuple[None, str]:
     if len(mac) != 12 or mac.strip(_HEX):
         return None, "invalid_mac"
     number = int(mac, 16)
-    if number == _ALL_ZERO or number == _ALL_ONES:
+    if number in (_ALL_ZERO, _ALL_ONES):
         return None, "invalid_mac"
     first = number >> 40
     if first & 0x01:

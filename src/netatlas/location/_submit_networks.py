@@ -42,6 +42,29 @@ _TA_MAX: Final = {"gsm": 63, "wcdma": -1, "lte": 1282, "nr": 3846}
 # Highest (U/E/NR-)ARFCN per radio.
 _ARFCN_MAX: Final = {"gsm": 1023, "wcdma": 16383, "lte": 262143, "nr": 3279165}
 
+# "Unknown" sentinels, read as absent:
+# - INT_MAX (Android CellInfo.UNAVAILABLE) in every field, LONG_MAX (UNAVAILABLE_LONG) in the NCI;
+# - -1 and 0 for MCC, LAC and CID (old Android APIs and modem firmware use both for "unknown");
+#   MNC 0 is a real network code (e.g. 234-00) and is kept, MNC -1 is unknown;
+# - 65535 (0xFFFF) for a 2G/3G/4G LAC/TAC and for a GSM CI (GSM neighbour cells report it);
+# - 268435455 (0xFFFFFFF, all 28 bits set) for a GSM/WCDMA/LTE cell id.
+_UNKNOWN_MCC: Final = frozenset({-1, 0, INT_MAX})
+_UNKNOWN_MNC: Final = frozenset({-1, INT_MAX})
+_UNKNOWN_LAC_16: Final = frozenset({-1, 0, INT_MAX, 65535})
+_UNKNOWN_LAC: Final = {
+    "gsm": _UNKNOWN_LAC_16,
+    "wcdma": _UNKNOWN_LAC_16,
+    "lte": _UNKNOWN_LAC_16,
+    "nr": frozenset({-1, 0, INT_MAX}),
+}
+_UNKNOWN_CID_28: Final = frozenset({-1, 0, INT_MAX, LONG_MAX, 2**28 - 1})
+_UNKNOWN_CID: Final = {
+    "gsm": _UNKNOWN_CID_28 | {65535},
+    "wcdma": _UNKNOWN_CID_28,
+    "lte": _UNKNOWN_CID_28,
+    "nr": frozenset({-1, 0, INT_MAX, LONG_MAX}),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class EntryNames:
@@ -314,28 +337,17 @@ def _cell(
     if cid is None:
         cid = as_code(entry.get(names.cid))
 
-    # "Unknown" sentinels become absent:
-    # - INT_MAX (Android CellInfo.UNAVAILABLE) in any field; LONG_MAX (UNAVAILABLE_LONG) for NCI;
-    # - -1 and 0 for MCC, LAC and CID (old Android APIs and firmware use both for "unknown");
-    #   MNC 0 is a real network code and is kept, MNC -1 is unknown;
-    # - 65535 for a 2G/3G/4G LAC/TAC and a GSM CI (0xFFFF, seen from GSM neighbour cells);
-    # - 268435455 (0xFFFFFFF, all 28 bits set) for a GSM/WCDMA/LTE cell id.
-    if mcc is not None and (mcc in (-1, 0) or mcc == INT_MAX):
+    # "Unknown" sentinels become absent (see _UNKNOWN_* above).
+    if mcc in _UNKNOWN_MCC:
         mcc = None
-    if mnc is not None and (mnc == -1 or mnc == INT_MAX):
+    if mnc in _UNKNOWN_MNC:
         mnc = None
-    if lac is not None and (lac in (-1, 0) or lac == INT_MAX or (lac == 65535 and radio != "nr")):
+    if lac in _UNKNOWN_LAC[radio]:
         lac = None
-    if cid is not None:
-        if (
-            cid in (-1, 0)
-            or cid == INT_MAX
-            or cid == LONG_MAX
-            or (radio != "nr" and (cid == 2**28 - 1 or (cid == 65535 and radio == "gsm")))
-        ):
-            cid = None
-        elif radio == "gsm" and cid > 65535:  # a UMTS cell reported as GSM (Ichnaea's rule)
-            radio = "wcdma"
+    if cid in _UNKNOWN_CID[radio]:
+        cid = None
+    elif radio == "gsm" and cid is not None and cid > 65535:  # UMTS cell reported as GSM (Ichnaea)
+        radio = "wcdma"
     if mcc is None or mnc is None or lac is None or cid is None:  # e.g. PSC-only neighbours
         count(dropped, "cell.incomplete")
         return None

@@ -1,0 +1,113 @@
+"""Shared wiring: every database test runs on SQLite, and on PostgreSQL + Redis when
+``NETATLAS_TEST_DATABASE_URL`` and ``NETATLAS_TEST_REDIS_URL`` are set (CI sets both)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy import Engine, text
+
+from netatlas.db.engine import make_engine
+from netatlas.db.metadata import load_all
+from netatlas.db.migrate import upgrade
+from netatlas.jobs.context import Context
+from netatlas.settings import Settings
+
+PG_URL = os.environ.get("NETATLAS_TEST_DATABASE_URL", "")
+REDIS_URL = os.environ.get("NETATLAS_TEST_REDIS_URL", "")
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL and REDIS_URL else [])
+
+
+def _worker_number(config: Any) -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(worker[2:]) if worker.startswith("gw") else 0
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating 50 tables per test is slow)."""
+    path = tmp_path_factory.mktemp("template") / "netatlas.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_schema() -> Iterator[str]:
+    """A migrated PostgreSQL schema for this test process, emptied between tests."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = make_engine(_pg_url(schema))
+    upgrade(engine)
+    engine.dispose()
+    yield schema
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def _pg_url(schema: str) -> str:
+    sep = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+
+
+def _empty_pg(engine: Engine) -> None:
+    tables = [t.name for t in load_all().sorted_tables]
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)))
+        conn.execute(
+            text(
+                "INSERT INTO export_config (name, batch, schema) VALUES ('internal', 100, 'internal')"
+            )
+        )
+
+
+@pytest.fixture(params=BACKENDS)
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """Settings for an empty, migrated database (and queue) on one backend."""
+    if request.param == "sqlite":
+        shutil.copy(request.getfixturevalue("sqlite_template"), tmp_path / "netatlas.db")
+        yield Settings(data_dir=tmp_path, demo=False, embedded_jobs=False)
+        return
+    schema = request.getfixturevalue("pg_schema")
+    db = 15 - _worker_number(request.config)
+    redis_url = REDIS_URL.rsplit("/", 1)[0] + f"/{db}"
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    s = Settings(
+        data_dir=tmp_path,
+        database_url=_pg_url(schema),
+        redis_url=redis_url,
+        demo=False,
+        embedded_jobs=False,
+    )
+    engine = make_engine(s.database_url)
+    _empty_pg(engine)
+    engine.dispose()
+    yield s
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def ctx(settings: Settings) -> Iterator[Context]:
+    context = Context.from_settings(settings)
+    yield context
+    context.engine.dispose()
+
+
+@pytest.fixture
+def engine(ctx: Context) -> Engine:
+    return ctx.engine
