@@ -111,3 +111,21 @@ def ctx(settings: Settings) -> Iterator[Context]:
 @pytest.fixture
 def engine(ctx: Context) -> Engine:
     return ctx.engine
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Any]:
+    from netatlas.app import create_app
+
+    application = create_app(settings, run_jobs=False)
+    yield application
+    application.state.services.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[Any]:
+    """An in-process HTTP client (httpx over ASGI, through Starlette's TestClient)."""
+    from starlette.testclient import TestClient
+
+    with TestClient(app, base_url="http://127.0.0.1") as test_client:
+        yield test_client

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from netatlas.settings import Settings
+
+
+def test_heartbeat_reports_database_revision(client: Any, settings: Settings) -> None:
+    res = client.get("/__heartbeat__")
+    assert res.status_code == 200
+    body = res.json()
+    assert body["database"]["up"] is True
+    assert body["database"]["alembic_version"] == "0001"
+    assert isinstance(body["database"]["time"], int)
+    if settings.redis_url:
+        assert body["redis"]["up"] is True
+    assert "access-control-allow-origin" not in res.headers
+
+
+def test_heartbeat_503_when_database_is_down(client: Any, app: Any) -> None:
+    services = app.state.services
+    from netatlas.db.engine import make_engine
+
+    # Nothing listens on port 1: every connection attempt is refused at once.
+    broken: Engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/none")
+    services.engine = broken
+    res = client.get("/__heartbeat__")
+    assert res.status_code == 503
+    assert res.json()["database"] == {"up": False, "time": 0, "alembic_version": "unknown"}
+    broken.dispose()
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST"])
+def test_lbheartbeat(client: Any, method: str) -> None:
+    res = client.request(method, "/__lbheartbeat__")
+    assert res.status_code == 200
+    if method != "HEAD":
+        assert res.json() == {"status": "OK"}
+
+
+@pytest.mark.parametrize("method", ["DELETE", "PATCH", "PUT", "OPTIONS"])
+def test_lbheartbeat_other_methods(client: Any, method: str) -> None:
+    assert client.request(method, "/__lbheartbeat__").status_code == 405
+
+
+def test_version(client: Any) -> None:
+    body = client.get("/__version__").json()
+    assert set(body) == {"source", "version", "commit", "build"}
+    assert body["version"] == "0.1.0"
+
+
+def test_security_headers(client: Any) -> None:
+    res = client.get("/__lbheartbeat__")
+    assert res.headers["x-content-type-options"] == "nosniff"
+    assert res.headers["strict-transport-security"].startswith("max-age=31536000")
