@@ -35,8 +35,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 8)
-    kwargs.setdefault("max_overflow", 8)
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", 8)
+        kwargs.setdefault("max_overflow", 8)
     return create_engine(url, **kwargs)
 
 

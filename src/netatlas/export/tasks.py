@@ -19,7 +19,7 @@ from netatlas.export.models import export_config
 from netatlas.geo.mcc import regions_for_mcc
 from netatlas.jobs.context import Context
 from netatlas.location.observations import encode_chunk, observations_from_report
-from netatlas.location.report import Submission, report_source, submission_decoder
+from netatlas.location.report import Submission, decode_submission, report_source
 
 INCOMING = "incoming"
 
@@ -100,7 +100,7 @@ def update_incoming(ctx: Context, *, max_batches: int | None = None) -> FanOutSt
         if batch is None:
             break
         done += 1
-        submissions = [submission_decoder.decode(item) for item in batch.items]
+        submissions = [decode_submission(item) for item in batch.items]
         pushes: dict[str, list[bytes]] = {}
         for config in configs:
             if config.schema == "internal":

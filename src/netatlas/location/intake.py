@@ -14,7 +14,7 @@ from typing import Literal
 from netatlas.location.body import decode_body
 from netatlas.location.errors import ServiceUnavailable
 from netatlas.location.keys import ApiKey
-from netatlas.location.report import Submission, submission_encoder
+from netatlas.location.report import Submission, encode_submission
 from netatlas.location.submit import parse_submit
 from netatlas.queue import Queue, QueueUnavailable
 
@@ -62,7 +62,7 @@ def accept_submission(
         reports=result.reports, api_key=key.valid_key if key else None, received=now_ms
     )
     try:
-        queue.push(INCOMING, [submission_encoder.encode(submission)])
+        queue.push(INCOMING, [encode_submission(submission)])
     except QueueUnavailable as exc:
         raise ServiceUnavailable() from exc
     STATS.reports += len(result.reports)

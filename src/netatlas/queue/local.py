@@ -6,13 +6,14 @@ items are on disk (WAL). Claiming moves items into ``queue_batch`` in one transa
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 
 import msgspec
 from sqlalchemy import Engine, delete, func, insert, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from netatlas.db.models import queue_batch, queue_item
 from netatlas.queue.base import Batch, QueueUnavailable
@@ -21,21 +22,51 @@ _pack = msgspec.msgpack.Encoder().encode
 _unpack = msgspec.msgpack.Decoder(list[bytes]).decode
 
 
+class _Pending:
+    __slots__ = ("done", "error", "rows")
+
+    def __init__(self, rows: list[dict[str, object]]) -> None:
+        self.rows = rows
+        self.done = False
+        self.error: Exception | None = None
+
+
 class SqlQueue:
     def __init__(self, engine: Engine, lease_seconds: float = 300.0) -> None:
         self.engine = engine
         self.lease_seconds = lease_seconds
+        self._writer = threading.Lock()
+        self._pending_lock = threading.Lock()
+        self._pending: list[_Pending] = []
 
     def push(self, queue: str, items: Sequence[bytes]) -> None:
+        """Insert items and commit before returning, grouping concurrent pushes.
+
+        Group commit: whichever thread gets the writer lock commits every push waiting at that
+        moment in one transaction. Threads then queue on a Python lock instead of polling
+        SQLite's busy handler, whose growing sleeps gave second-long tails under load.
+        """
         if not items:
             return
         now = time.time()
-        rows = [{"queue": queue, "payload": item, "created": now} for item in items]
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(insert(queue_item), rows)
-        except OperationalError as exc:
-            raise QueueUnavailable(str(exc)) from exc
+        entry = _Pending([{"queue": queue, "payload": item, "created": now} for item in items])
+        with self._pending_lock:
+            self._pending.append(entry)
+        with self._writer:
+            if not entry.done:
+                with self._pending_lock:
+                    group, self._pending = self._pending, []
+                error: Exception | None = None
+                try:
+                    with self.engine.begin() as conn:
+                        conn.execute(insert(queue_item), [r for p in group for r in p.rows])
+                except SQLAlchemyError as exc:
+                    error = QueueUnavailable(str(exc))
+                for pending in group:
+                    pending.error = error
+                    pending.done = True
+        if entry.error is not None:
+            raise entry.error
 
     def claim(self, queue: str, limit: int) -> Batch | None:
         now = time.time()
