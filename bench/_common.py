@@ -94,7 +94,9 @@ def _seconds(value: str) -> float:
     return number * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
 
 
-def run_wrk(url: str, lua: Path, seconds: int, threads: int = 1, conns: int = 16) -> dict[str, float]:
+def run_wrk(
+    url: str, lua: Path, seconds: int, threads: int = 1, conns: int = 16
+) -> dict[str, float]:
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency", "-s", str(lua), url],
         capture_output=True,

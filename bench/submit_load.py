@@ -17,7 +17,7 @@ from pathlib import Path
 
 import redis
 
-from bench._common import REDIS_URL, PG_URL, gzip_batch, random_mac, run_wrk, server, wifi_report
+from bench._common import PG_URL, REDIS_URL, gzip_batch, random_mac, run_wrk, server, wifi_report
 
 LUA = """
 local bodies = {}
@@ -52,13 +52,19 @@ def main() -> None:
             for _ in range(50):
                 macs = [random_mac(rng) for _ in range(10)]
                 reports.append(
-                    wifi_report(rng, 52.5 + rng.uniform(-0.1, 0.1), 13.4 + rng.uniform(-0.1, 0.1), macs)
+                    wifi_report(
+                        rng, 52.5 + rng.uniform(-0.1, 0.1), 13.4 + rng.uniform(-0.1, 0.1), macs
+                    )
                 )
             (work / f"body{i}.gz").write_bytes(gzip_batch(reports))
         lua = work / "submit.lua"
         lua.write_text(LUA % {"n": n, "dir": work})
-        env = {"NETATLAS_DATA_DIR": str(work / "data"), "NETATLAS_EMBEDDED_JOBS": "false",
-               "NETATLAS_DEMO": "false", "NETATLAS_LOG_LEVEL": "warning"}
+        env = {
+            "NETATLAS_DATA_DIR": str(work / "data"),
+            "NETATLAS_EMBEDDED_JOBS": "false",
+            "NETATLAS_DEMO": "false",
+            "NETATLAS_LOG_LEVEL": "warning",
+        }
         if args.mode == "scale-out":
             env.update({"NETATLAS_DATABASE_URL": PG_URL, "NETATLAS_REDIS_URL": REDIS_URL})
             redis.Redis.from_url(REDIS_URL).flushdb()

@@ -25,6 +25,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     _upgrade(settings)
+    if settings.demo:
+        from netatlas.location.demo import seed_once
+
+        if seed_once(settings):
+            print("first start: demo data queued (NETATLAS_DEMO=false to skip)")
     uvicorn.run(
         "netatlas.app:create_app",
         factory=True,
@@ -78,6 +83,19 @@ def cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from netatlas.db.engine import engine_from_settings
+    from netatlas.location.demo import queue_demo
+    from netatlas.queue import make_queue
+
+    _upgrade(settings)
+    engine = engine_from_settings(settings, pooled=False)
+    count = queue_demo(make_queue(settings, engine), reports=args.reports)
+    engine.dispose()
+    print(f"queued {count} demo reports; they are processed by the jobs")
+    return 0
+
+
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     print(describe())
     return 0
@@ -114,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("beat", help="run the Celery scheduler (scale-out)")
     p.set_defaults(func=cmd_beat)
+
+    p = sub.add_parser("demo", help="queue demo data (a simulated town)")
+    p.add_argument("--reports", type=int, default=2000)
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("settings", help="print the settings table")
     p.set_defaults(func=cmd_settings)
