@@ -1,10 +1,7 @@
 """Field-level coercion shared by the submit parsers (private to ``submit``).
 
-The rules are lenient by design: JSON ``null`` is "absent", a value of the wrong type or out of
-range in an optional field becomes ``None``, and only the fields that identify a network (MAC,
-cell key) can cause an entry to be dropped. Floats are accepted where integers are expected when
-they are integral (``-70.0``); NaN and infinities never survive (``json.loads`` turns ``NaN``,
-``Infinity`` and overflowing literals such as ``1e999`` into non-finite floats).
+Types were already checked when the body was decoded (see ``_submit_types``); what remains here
+is the meaning of values: "unknown" sentinels, plausible timestamps, MAC address normalisation.
 """
 
 from __future__ import annotations
@@ -28,60 +25,22 @@ MAX_TIMESTAMP: Final = 10**13
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS: Final = timedelta(milliseconds=1)
-_ALL_ZERO: Final = 0
-_ALL_ONES: Final = 0xFFFFFFFFFFFF
-_HEX: Final = "0123456789abcdef"
+_ALL_ZERO_OR_ONES: Final = frozenset({"000000000000", "ffffffffffff"})
 
 
 class BadValue(Exception):
-    """A key field holds a value that cannot mean a whole number (a list, ``"abc"``, ``1.5``)."""
-
-
-def as_int(value: object) -> int | None:
-    """An ``int`` (not ``bool``) or an integral finite float; anything else is ``None``."""
-    if type(value) is int:
-        return value
-    if type(value) is float and value.is_integer():  # False for NaN and infinities
-        return int(value)
-    return None
-
-
-def int_in(value: object, low: int, high: int) -> int | None:
-    """``as_int`` restricted to ``low..high`` inclusive; out of range is ``None``."""
-    if type(value) is not int:
-        if type(value) is float and value.is_integer():
-            value = int(value)
-        else:
-            return None
-    return value if low <= value <= high else None
-
-
-def as_float(value: object) -> float | None:
-    """A finite number as ``float``; ``bool``, strings, NaN and infinities are ``None``."""
-    if type(value) is float:
-        return value if math.isfinite(value) else None
-    if type(value) is int:
-        return float(value)
-    return None
+    """A network-code string that is not a whole number (``"abc"``, ``"1.5"``)."""
 
 
 def as_code(value: object) -> int | None:
-    """A network-code field (MCC, MNC, LAC, CID): int, integral float, or a numeric string.
+    """A network-code field (MCC, MNC, LAC, CID): an int or a numeric string.
 
-    ``None``, an empty string and NaN mean absent. Any other value that is not a whole number
-    raises :class:`BadValue` (the caller drops the entry as invalid). Numeric strings are what
-    some clients send for MCC/MNC to keep leading zeros (``"01"``); the leading zeros are lost.
+    ``None`` and an empty string mean absent; a string that is not a whole number raises
+    :class:`BadValue` (the caller drops the entry as invalid). Numeric strings are what some
+    clients send for MCC/MNC to keep leading zeros (``"01"``); the leading zeros are lost.
     """
-    if type(value) is int:
+    if type(value) is int or value is None:
         return value
-    if value is None:
-        return None
-    if type(value) is float:
-        if value.is_integer():
-            return int(value)
-        if math.isnan(value):
-            return None
-        raise BadValue
     if type(value) is str:
         text = value.strip()
         if not text:
@@ -131,15 +90,38 @@ def normalize_mac(value: str) -> tuple[str, None] | tuple[None, str]:
     octet set, i.e. multicast (``multicast_mac``); the locally-administered bit 0x02 set, i.e.
     randomised or virtual addresses that do not stay put (``local_mac``).
     """
-    mac = value.strip().lower().replace(":", "").replace("-", "").replace(".", "")
-    if len(mac) != 12 or mac.strip(_HEX):
+    mac = value.lower()
+    if len(mac) != 12:
+        mac = mac.replace(":", "")
+        if len(mac) != 12:
+            mac = mac.replace("-", "").replace(".", "").strip()
+            if len(mac) != 12:
+                return None, "invalid_mac"
+    try:
+        octets = bytes.fromhex(mac)  # also refuses "0x..", signs and underscores
+    except ValueError:
         return None, "invalid_mac"
-    number = int(mac, 16)
-    if number in (_ALL_ZERO, _ALL_ONES):
+    if len(octets) != 6 or mac in _ALL_ZERO_OR_ONES:  # fewer octets: embedded whitespace
         return None, "invalid_mac"
-    first = number >> 40
+    first = octets[0]
     if first & 0x01:
         return None, "multicast_mac"
     if first & 0x02:
         return None, "local_mac"
     return mac, None
+
+
+def clean_text(value: str | None, max_length: int) -> str | None:
+    """Free text kept from a report (carrier, beacon name): ``None`` when empty or unencodable.
+
+    JSON may carry lone UTF-16 surrogates (``"\\ud800"``) that cannot be encoded again when the
+    report is queued; such text is dropped. Over-long text is cut to ``max_length`` characters.
+    """
+    if not value:
+        return None
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+    return value[:max_length]

@@ -1,13 +1,14 @@
 """Per-entry clean-up of WiFi, Bluetooth and cell entries (private to ``submit``).
 
-Each ``parse_*`` function takes the raw JSON value of one report's array and returns the entries
-worth keeping, counting every dropped entry under a reason in ``dropped``. A bad entry never fails
-the request. Within one report a network seen twice is kept once, the better observation winning.
+Each ``parse_*`` function takes one report's decoded array (see ``_submit_types``) and returns
+the entries worth keeping, counting every dropped entry under a reason in ``dropped``. A bad entry
+never fails the request. Within one report a network seen twice is kept once, the better
+observation winning.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Final
 
 from netatlas.location._submit_fields import (
@@ -16,14 +17,34 @@ from netatlas.location._submit_fields import (
     MAX_AGE,
     BadValue,
     as_code,
-    int_in,
     normalize_mac,
 )
+from netatlas.location._submit_types import BlueIn, CellIn, WifiIn
 from netatlas.location.report import BlueBeacon, CellTower, WifiAccessPoint
 
 MacCache = dict[str, tuple[str, None] | tuple[None, str]]
 
 _INF: Final = float("inf")
+
+# 802.11 standards kept as a WiFi radioType; other free text is not stored.
+_WIFI_STANDARDS: Final = {
+    name: name
+    for name in (
+        "802.11a",
+        "802.11b",
+        "802.11g",
+        "802.11n",
+        "802.11ac",
+        "802.11ax",
+        "802.11be",
+        "802.11bn",
+        "802.11ad",
+        "802.11ay",
+        "802.11ah",
+        "802.11af",
+        "802.11p",
+    )
+}
 
 # Radio vocabulary: umts is Ichnaea's alias for wcdma; "5g" is what some clients call nr. cdma and
 # anything else are refused (the cell is dropped and counted as "cell.radio").
@@ -66,33 +87,8 @@ _UNKNOWN_CID: Final = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class EntryNames:
-    """The JSON member names of the entries, which differ between the submit APIs."""
-
-    mac: str  # WiFi and Bluetooth
-    signal: str
-    wifi_radio: str
-    cell_radio: str
-    mcc: str
-    mnc: str
-    lac: str
-    cid: str
-    psc: str
-    psc_alias: str
-    ta: str
-
-
 def count(dropped: dict[str, int], reason: str) -> None:
     dropped[reason] = dropped.get(reason, 0) + 1
-
-
-def _not_a_list(value: object, reason: str, dropped: dict[str, int]) -> bool:
-    if type(value) is list:
-        return False
-    if value is not None:
-        count(dropped, reason)
-    return True
 
 
 def wifi_channel(frequency: int) -> int | None:
@@ -117,11 +113,11 @@ def wifi_channel(frequency: int) -> int | None:
     return channel if rest == 0 else None
 
 
-def wifi_frequency(channel: int) -> int | None:
-    """Ichnaea's frequency for a bare channel number (2.4/5 GHz read; 4.9 GHz for 186..199).
+def wifi_frequency(channel: int) -> int:
+    """Ichnaea's frequency for a bare channel number 1..233.
 
     A bare channel below 200 is ambiguous with the 6 GHz band and is read as 2.4/5 GHz like
-    Ichnaea did; channels 200..233 exist only in the 6 GHz band.
+    Ichnaea did (4.9 GHz for 186..199); channels 200..233 exist only in the 6 GHz band.
     """
     if channel <= 13:
         return 2407 + 5 * channel
@@ -134,70 +130,65 @@ def wifi_frequency(channel: int) -> int | None:
     return 5950 + 5 * channel
 
 
-def _wifi_frequency_in_range(value: object) -> int | None:
-    frequency = int_in(value, 2400, 71000)
-    if frequency is None or 7125 < frequency < 57000:
-        return None
-    return frequency
-
-
-def _wifi_radio(value: object) -> str | None:
-    """The 802.11 standard ("802.11ax"); free text otherwise is not kept."""
-    if type(value) is not str:
-        return None
-    text = value.strip().lower()
-    return text if text.startswith("802.11") and 7 <= len(text) <= 9 else None
+def _wifi_standard(value: str) -> str | None:
+    return _WIFI_STANDARDS.get(value.strip().lower())
 
 
 def parse_wifis(
-    entries: object, names: EntryNames, macs: MacCache, dropped: dict[str, int]
+    entries: Sequence[WifiIn] | None, macs: MacCache, dropped: dict[str, int]
 ) -> list[WifiAccessPoint]:
-    if _not_a_list(entries, "wifi.invalid", dropped):
+    if not entries:
         return []
-    assert type(entries) is list
     kept: dict[str, WifiAccessPoint] = {}
-    mac_name, signal_name, radio_name = names.mac, names.signal, names.wifi_radio
     for entry in entries:
-        if type(entry) is not dict:
-            count(dropped, "wifi.invalid")
-            continue
-        raw = entry.get(mac_name)
-        if type(raw) is not str:  # missing, null, or a number (a 400 in Ichnaea: case 18)
+        raw = entry.macAddress
+        if raw is None:
             count(dropped, "wifi.invalid_mac")
             continue
         normal = macs.get(raw)
         if normal is None:
             normal = macs[raw] = normalize_mac(raw)
-        mac, why = normal
+        mac = normal[0]
         if mac is None:
-            count(dropped, "wifi." + str(why))
+            count(dropped, "wifi." + str(normal[1]))
             continue
-        ssid = entry.get("ssid")
-        if type(ssid) is str:
-            if not ssid.strip("\x00"):  # hidden network: empty or NUL-only SSID
+        ssid = entry.ssid
+        if ssid is not None:
+            if not ssid or (ssid[0] == "\x00" and not ssid.strip("\x00")):  # hidden network
                 count(dropped, "wifi.hidden")
                 continue
-            lowered = ssid.lower()
-            if lowered.endswith("_nomap") or "_optout" in lowered:  # Google / Microsoft opt-out
-                count(dropped, "wifi.nomap")
-                continue
-        channel = int_in(entry.get("channel"), 1, 233)
-        frequency = _wifi_frequency_in_range(entry.get("frequency"))
+            if "_" in ssid:
+                lowered = ssid.lower()
+                if lowered.endswith("_nomap") or "_optout" in lowered:  # Google/Microsoft opt-out
+                    count(dropped, "wifi.nomap")
+                    continue
+        # Out-of-range values are dropped, not the entry. Channels 1..233 (6 GHz goes to 233);
+        # frequencies 2.4 GHz to the top of the 6 GHz band, and the 60 GHz band.
+        channel = entry.channel
+        if channel is not None and not 1 <= channel <= 233:
+            channel = None
+        frequency = entry.frequency
+        if frequency is not None and not (2400 <= frequency <= 7125 or 57000 <= frequency <= 71000):
+            frequency = None
         if channel is None:
             if frequency is not None:
                 channel = wifi_channel(frequency)
         elif frequency is None:
             frequency = wifi_frequency(channel)
-        radio = entry.get(radio_name)
-        wifi = WifiAccessPoint(
-            macAddress=mac,
-            age=int_in(entry.get("age"), -MAX_AGE, MAX_AGE),
-            channel=channel,
-            frequency=frequency,
-            radioType=None if radio is None else _wifi_radio(radio),
-            signalStrength=int_in(entry.get(signal_name), -100, -10),
-            signalToNoiseRatio=int_in(entry.get("signalToNoiseRatio"), 1, 100),
-        )  # the SSID is never kept
+        age = entry.age
+        if age is not None and not -MAX_AGE <= age <= MAX_AGE:
+            age = None
+        signal = entry.signalStrength
+        if signal is not None and not -100 <= signal <= -10:
+            signal = None
+        snr = entry.signalToNoiseRatio
+        if snr is not None and not 1 <= snr <= 100:
+            snr = None
+        standard = entry.radioType
+        if standard is not None:
+            standard = _WIFI_STANDARDS.get(standard) or _wifi_standard(standard)
+        # Positional for speed (report.py's field order; the tests pin it). The SSID is never kept.
+        wifi = WifiAccessPoint(mac, age, channel, frequency, standard, signal, snr)
         old = kept.get(mac)
         if old is not None:
             count(dropped, "wifi.duplicate")
@@ -217,35 +208,31 @@ def _wifi_rank(wifi: WifiAccessPoint) -> tuple[float, float, float]:
 
 
 def parse_blues(
-    entries: object, names: EntryNames, macs: MacCache, dropped: dict[str, int]
+    entries: Sequence[BlueIn] | None, macs: MacCache, dropped: dict[str, int]
 ) -> list[BlueBeacon]:
-    if _not_a_list(entries, "blue.invalid", dropped):
+    if not entries:
         return []
-    assert type(entries) is list
     kept: dict[str, BlueBeacon] = {}
-    mac_name, signal_name = names.mac, names.signal
     for entry in entries:
-        if type(entry) is not dict:
-            count(dropped, "blue.invalid")
-            continue
-        raw = entry.get(mac_name)
-        if type(raw) is not str:
+        raw = entry.macAddress
+        if raw is None:
             count(dropped, "blue.invalid_mac")
             continue
         normal = macs.get(raw)
         if normal is None:
             normal = macs[raw] = normalize_mac(raw)
-        mac, why = normal
+        mac = normal[0]
         if mac is None:
-            count(dropped, "blue." + str(why))
+            count(dropped, "blue." + str(normal[1]))
             continue
-        name = entry.get("name")
-        blue = BlueBeacon(
-            macAddress=mac,
-            age=int_in(entry.get("age"), -MAX_AGE, MAX_AGE),
-            name=name if type(name) is str and name else None,
-            signalStrength=int_in(entry.get(signal_name), -127, 0),
-        )
+        age = entry.age
+        if age is not None and not -MAX_AGE <= age <= MAX_AGE:
+            age = None
+        signal = entry.signalStrength
+        if signal is not None and not -127 <= signal <= 0:
+            signal = None
+        # Beacon names are not kept, like SSIDs: a phone or headset name can identify a person.
+        blue = BlueBeacon(mac, age, None, signal)
         old = kept.get(mac)
         if old is not None:
             count(dropped, "blue.duplicate")
@@ -263,27 +250,23 @@ def _blue_rank(blue: BlueBeacon) -> tuple[float, float]:
     )
 
 
-def radio_name(value: object) -> str | None:
-    """Normalised radio type, or ``None`` for cdma, unknown values and non-strings."""
-    if type(value) is not str:
+def radio_name(value: str | None) -> str | None:
+    """Normalised radio type, or ``None`` for cdma, unknown values and absent ones."""
+    if value is None:
         return None
     lowered = value.strip().lower()
     return _RADIOS.get(lowered) or _RADIOS_EXTRA.get(lowered)
 
 
 def parse_cells(
-    entries: object, names: EntryNames, default_radio: object, dropped: dict[str, int]
+    entries: Sequence[CellIn] | None, default_radio: str | None, dropped: dict[str, int]
 ) -> list[CellTower]:
-    if _not_a_list(entries, "cell.invalid", dropped):
+    if not entries:
         return []
-    assert type(entries) is list
     kept: dict[tuple[str, int, int, int, int], CellTower] = {}
     for entry in entries:
-        if type(entry) is not dict:
-            count(dropped, "cell.invalid")
-            continue
         try:
-            cell = _cell(entry, names, default_radio, dropped)
+            cell = _cell(entry, default_radio, dropped)
         except BadValue:
             count(dropped, "cell.invalid")
             continue
@@ -315,27 +298,29 @@ def _cell_rank(cell: CellTower) -> tuple[float, float, float, float]:
     )
 
 
-def _cell(
-    entry: dict[str, object], names: EntryNames, default_radio: object, dropped: dict[str, int]
-) -> CellTower | None:
-    nr_cell_id = entry.get("newRadioCellId")  # Google's field for the NR cell identity
-    raw_radio = entry.get(names.cell_radio)
+def _in(value: int | None, low: int, high: int) -> int | None:
+    return value if value is not None and low <= value <= high else None
+
+
+def _cell(entry: CellIn, default_radio: str | None, dropped: dict[str, int]) -> CellTower | None:
+    nr_cell_id = entry.newRadioCellId
+    raw_radio = entry.radioType
     if raw_radio is None:
         raw_radio = default_radio if default_radio is not None or nr_cell_id is None else "nr"
     radio = radio_name(raw_radio)
     if radio is None:
         count(dropped, "cell.radio")
         return None
-    mcc = as_code(entry.get(names.mcc))
-    if mcc is None:  # NeoStumbler's string copy, which keeps leading zeros
-        mcc = as_code(entry.get("mobileCountryCodeStr"))
-    mnc = as_code(entry.get(names.mnc))
+    mcc = as_code(entry.mobileCountryCode)
+    if mcc is None:  # NeoStumbler's string copy
+        mcc = as_code(entry.mobileCountryCodeStr)
+    mnc = as_code(entry.mobileNetworkCode)
     if mnc is None:
-        mnc = as_code(entry.get("mobileNetworkCodeStr"))
-    lac = as_code(entry.get(names.lac))
-    cid = as_code(nr_cell_id) if radio == "nr" and nr_cell_id is not None else None
+        mnc = as_code(entry.mobileNetworkCodeStr)
+    lac = as_code(entry.locationAreaCode)
+    cid = as_code(nr_cell_id) if radio == "nr" else None
     if cid is None:
-        cid = as_code(entry.get(names.cid))
+        cid = as_code(entry.cellId)
 
     # "Unknown" sentinels become absent (see _UNKNOWN_* above).
     if mcc in _UNKNOWN_MCC:
@@ -360,23 +345,21 @@ def _cell(
         count(dropped, "cell.out_of_range")
         return None
 
-    psc = entry.get(names.psc)
+    psc = entry.primaryScramblingCode
     if psc is None:
-        psc = entry.get(names.psc_alias)
-    serving = entry.get("serving")
-    if type(serving) is bool:
-        serving = int(serving)
+        psc = entry.psc
+    serving = entry.serving
     return CellTower(
         radioType=radio,
         mobileCountryCode=mcc,
         mobileNetworkCode=mnc,
         locationAreaCode=lac,
         cellId=cid,
-        age=int_in(entry.get("age"), -MAX_AGE, MAX_AGE),
-        asu=int_in(entry.get("asu"), -5, 97),  # 99 / 255 mean "unknown" and fall outside
-        primaryScramblingCode=int_in(psc, 0, _PSC_MAX[radio]),
-        serving=int_in(serving, 0, 1),
-        signalStrength=int_in(entry.get(names.signal), -156, -25),  # NR SS-RSRP floor -156
-        timingAdvance=int_in(entry.get(names.ta), 0, _TA_MAX[radio]),
-        arfcn=int_in(entry.get("arfcn"), 0, _ARFCN_MAX[radio]),
+        age=_in(entry.age, -MAX_AGE, MAX_AGE),
+        asu=_in(entry.asu, -5, 97),  # 99 and 255 mean "unknown" and fall outside
+        primaryScramblingCode=_in(psc, 0, _PSC_MAX[radio]),
+        serving=None if serving is None else _in(int(serving), 0, 1),
+        signalStrength=_in(entry.signalStrength, -156, -25),  # NR SS-RSRP goes down to -156
+        timingAdvance=_in(entry.timingAdvance, 0, _TA_MAX[radio]),
+        arfcn=_in(entry.arfcn, 0, _ARFCN_MAX[radio]),
     )
