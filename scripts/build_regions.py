@@ -169,7 +169,7 @@ def decode_topojson(path: Path) -> Iterator[tuple[str | None, str, MultiPolygon]
                 continue
             mid = hole[:, 0].mean()
             shift = 360.0 if mid < lo else -360.0 if mid > hi else 0.0
-            holes.append(hole + (shift, 0.0))
+            holes.append(hole + np.array([shift, 0.0]))
         poly = Polygon(shell, holes)
         if lo < -180.0 or hi > 180.0:
             return wrap_antimeridian(polygonal(poly))
@@ -200,7 +200,7 @@ def unwrap(ring: np.ndarray) -> np.ndarray:
     x = ring[:, 0]
     jumps = np.diff(x)
     offset = np.concatenate([[0.0], np.cumsum(-360.0 * np.sign(jumps) * (np.abs(jumps) > 180))])
-    out = ring + np.column_stack([offset, np.zeros_like(offset)])
+    out: np.ndarray = ring + np.column_stack([offset, np.zeros_like(offset)])
     if not np.isclose(out[0, 0], out[-1, 0]):
         pole = -90.0 if out[:, 1].mean() < 0 else 90.0
         out = np.vstack([out, [[out[-1, 0], pole], [out[0, 0], pole], out[0]]])
@@ -243,7 +243,7 @@ def wrap_antimeridian(geom: Any) -> MultiPolygon:
     world = box(-180.0, -90.0, 180.0, 90.0)
     pieces = [geom.intersection(world)]
     for shift in (-360.0, 360.0):
-        moved = shapely.transform(geom, lambda c, s=shift: c + (s, 0.0))
+        moved = shapely.transform(geom, lambda c, s=shift: c + np.array([s, 0.0]))
         overflow = moved.intersection(world)
         if not overflow.is_empty:
             pieces.append(overflow)
@@ -257,7 +257,7 @@ def max_radius_m(geom: MultiPolygon) -> float:
     kilometres.  Regions straddling the antimeridian (Russia, Fiji, ...) take their centroid
     with longitudes shifted into [0, 360) when that gives the narrower extent.
     """
-    shifted = shapely.transform(geom, lambda c: np.where(c < 0, c + (360.0, 0.0), c))
+    shifted = shapely.transform(geom, lambda c: np.where(c < 0, c + np.array([360.0, 0.0]), c))
     x0, _, x1, _ = geom.bounds
     sx0, _, sx1, _ = shifted.bounds
     centroid = (shifted if (sx1 - sx0) < (x1 - x0) else geom).centroid
@@ -294,7 +294,9 @@ def geojson_geometry(geom: MultiPolygon) -> dict[str, Any]:
     }
 
 
-def write_features(path: Path, features: Iterable[tuple[str, MultiPolygon, dict[str, Any]]]):
+def write_features(
+    path: Path, features: Iterable[tuple[str, MultiPolygon, dict[str, Any]]]
+) -> None:
     collection = {
         "type": "FeatureCollection",
         "features": [
@@ -343,9 +345,10 @@ def build_shapes(atlas: Path, numeric_to_alpha2: dict[str, str]) -> dict[str, Mu
     shapes = {code: snap(shapely.union_all(polys)) for code, polys in parts.items()}
 
     for num, name, geom in decode_topojson(atlas / "countries-10m.json"):
-        code = numeric_to_alpha2.get(num or "")
-        if code is None or code in shapes:
+        extra_code = numeric_to_alpha2.get(num or "")
+        if extra_code is None or extra_code in shapes:
             continue
+        code = extra_code
         extra = snap(geom)
         for other, shape in shapes.items():
             if shape.intersects(extra):
@@ -356,7 +359,7 @@ def build_shapes(atlas: Path, numeric_to_alpha2: dict[str, str]) -> dict[str, Mu
 
 
 def build_mcc(valid: set[str]) -> dict[str, list[str]]:
-    import mobile_codes
+    import mobile_codes  # type: ignore[import-not-found]
 
     table: dict[int, set[str]] = defaultdict(set)
     for country in mobile_codes._countries():
@@ -378,11 +381,9 @@ def build_mcc(valid: set[str]) -> dict[str, list[str]]:
 
 
 def build_names() -> dict[str, str]:
-    import pycountry
+    import pycountry  # type: ignore[import-not-found]
 
-    names = {
-        c.alpha_2: getattr(c, "common_name", None) or c.name for c in pycountry.countries
-    }
+    names = {c.alpha_2: getattr(c, "common_name", None) or c.name for c in pycountry.countries}
     names.update(NAME_OVERRIDES)
     return dict(sorted(names.items()))
 
@@ -392,10 +393,14 @@ def check_overlaps(shapes: dict[str, MultiPolygon]) -> None:
     geoms = np.array([shapes[c] for c in codes])
     tree = shapely.STRtree(geoms)
     left, right = tree.query(geoms, predicate="overlaps")
-    for i, j in zip(left, right, strict=True):
-        if i < j:
-            area = shapes[codes[i]].intersection(shapes[codes[j]]).area
-            print(f"overlap {codes[i]}/{codes[j]}: {area:.6f} sq deg", file=sys.stderr)
+    overlaps = [
+        f"{codes[i]}/{codes[j]}: {shapes[codes[i]].intersection(shapes[codes[j]]).area:.6f}"
+        for i, j in zip(left, right, strict=True)
+        if i < j
+    ]
+    if overlaps:
+        # netatlas.geo.regions relies on a point being inside at most one exact polygon.
+        raise SystemExit(f"overlapping regions (square degrees): {overlaps}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -90,9 +90,9 @@ def _read_features(source: Traversable | Path) -> list[dict[str, Any]]:
     return features
 
 
-def _explode(geoms: Sequence[Any]) -> tuple[npt.NDArray[np.object_], IntArray]:
+def _explode(geoms: npt.NDArray[np.object_]) -> tuple[npt.NDArray[np.object_], IntArray]:
     """Single polygons of each geometry, and the index of the geometry each came from."""
-    parts, owners = shapely.get_parts(np.asarray(geoms, dtype=object), return_index=True)
+    parts, owners = shapely.get_parts(geoms, return_index=True)
     return parts, owners.astype(np.intp)
 
 
@@ -112,8 +112,10 @@ class Regions:
         self._index = {code: i for i, code in enumerate(codes)}
         # Region codes by index, with None last so that index -1 means "no region".
         self._code_or_none = np.array([*codes, None], dtype=object)
-        self._exact = np.array([exact[c] for c in codes], dtype=object)
-        self._buffered = np.array([buffered[c] for c in codes], dtype=object)
+        self._exact: npt.NDArray[np.object_] = np.array([exact[c] for c in codes], dtype=object)
+        self._buffered: npt.NDArray[np.object_] = np.array(
+            [buffered[c] for c in codes], dtype=object
+        )
         self._radii = {c: float(radii[c]) for c in codes}
 
         self._exact_parts, self._exact_owner = _explode(self._exact)
@@ -231,9 +233,8 @@ class Regions:
         hit = shapely.contains_xy(self._exact_parts[part], x[pt], y[pt])
         # The build script rejects overlapping polygons, so a point is in at most one exact
         # region; should data with overlaps be loaded, the lowest region index wins.
-        pt, region = pt[hit], self._exact_owner[part[hit]]
-        order = np.lexsort((-region, pt))
-        found[pt[order]] = region[order]
+        pt, region = _first_per_point(pt[hit], self._exact_owner[part[hit]])
+        found[pt] = region
 
         rest = np.flatnonzero(found < 0)
         if rest.size == 0:
@@ -262,11 +263,21 @@ class Regions:
                 ],
                 axis=0,
             )
-            order = np.lexsort((region, dist, pt))
-            pt, region = pt[order], region[order]
-            first = np.concatenate([[True], pt[1:] != pt[:-1]])
-            found[pt[first]] = region[first]
+            pt, region = _first_per_point(pt, region, dist)
+            found[pt] = region
         return found
+
+
+def _first_per_point(
+    pt: IntArray, region: IntArray, dist: FloatArray | None = None
+) -> tuple[IntArray, IntArray]:
+    """One (point, region) pair per point: smallest ``dist``, then lowest region index."""
+    keys = (region, pt) if dist is None else (region, dist, pt)
+    order = np.lexsort(keys)
+    pt, region = pt[order], region[order]
+    first = np.ones(pt.size, dtype=bool)
+    first[1:] = pt[1:] != pt[:-1]
+    return pt[first], region[first]
 
 
 def _xy(lats: Coordinates, lons: Coordinates) -> tuple[FloatArray, FloatArray]:
