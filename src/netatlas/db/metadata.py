@@ -20,6 +20,7 @@ def load_all() -> MetaData:
     from netatlas.datamap import models as _datamap  # noqa: F401
     from netatlas.db import models as _db  # noqa: F401
     from netatlas.export import models as _export  # noqa: F401
+    from netatlas.location import limits_models as _limits  # noqa: F401
     from netatlas.location import models as _location  # noqa: F401
     from netatlas.monitor import models as _monitor  # noqa: F401
 

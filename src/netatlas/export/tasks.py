@@ -9,7 +9,7 @@ can neither lose nor duplicate anything.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -18,7 +18,12 @@ from netatlas.datamap.grid import grid_items
 from netatlas.export.models import export_config
 from netatlas.geo.mcc import regions_for_mcc
 from netatlas.jobs.context import Context
-from netatlas.location.observations import encode_chunk, observations_from_report
+from netatlas.location.observations import (
+    Observation,
+    encode_chunk,
+    group_by_queue,
+    observations_from_report,
+)
 from netatlas.location.report import Submission, decode_submission, report_source
 
 INCOMING = "incoming"
@@ -62,28 +67,24 @@ def internal_pushes(
     ctx: Context, submissions: list[Submission], config: ExportConfig
 ) -> tuple[dict[str, list[bytes]], int, Counter[str]]:
     """Observation chunks per shard queue and datamap grid items for these submissions."""
-    by_queue: dict[str, list[object]] = defaultdict(list)
+    observations: list[Observation] = []
     positions: list[tuple[float, float]] = []
     dropped: Counter[str] = Counter()
-    count = 0
     for sub in submissions:
         for report in sub.reports:
             if not config.accepts(sub.api_key, report_source(report)):
                 continue
             obs = observations_from_report(report, ctx.regions, regions_for_mcc)
-            dropped.update(obs.dropped)
-            for w in obs.wifis:
-                by_queue["update_wifi_" + w.mac[4]].append(w)
-            for b in obs.blues:
-                by_queue["update_blue_" + b.mac[4]].append(b)
-            for c in obs.cells:
-                by_queue["update_cell_" + c.radio].append(c)
-            n = len(obs.wifis) + len(obs.blues) + len(obs.cells)
-            if n and report.position is not None:
-                lat, lon = report.position.latitude, report.position.longitude
-                if lat is not None and lon is not None:
-                    positions.append((lat, lon))
-            count += n
+            dropped.update(obs.drops)
+            if obs.empty:
+                continue
+            observations += obs.wifis
+            observations += obs.blues
+            observations += obs.cells
+            if obs.lat is not None and obs.lon is not None:
+                positions.append((obs.lat, obs.lon))
+    count = len(observations)
+    by_queue = group_by_queue(observations)
     pushes = {name: [encode_chunk(items)] for name, items in by_queue.items()}
     for name, items in grid_items(positions).items():
         pushes[name] = items

@@ -16,18 +16,24 @@ def run_job(ctx: Context, job: Job) -> object:
     return job.func(ctx)
 
 
-def process_until_idle(ctx: Context, *, max_rounds: int = 1000) -> int:
-    """Run every pipeline job in flow order until all queues are empty; returns the rounds."""
+def process_until_idle(ctx: Context, *, timeout: float = 3600.0) -> int:
+    """Run every pipeline job in flow order until all queues are empty; returns the rounds.
+
+    Batches claimed by a process that died stay leased until their lease runs out; while
+    only such batches remain, rounds are spaced out instead of spinning.
+    """
     pipeline = [j for j in jobs() if j.pipeline]
-    for rounds in range(1, max_rounds + 1):
+    deadline = time.monotonic() + timeout
+    rounds = 0
+    while time.monotonic() < deadline:
+        rounds += 1
+        started = time.monotonic()
         for job in pipeline:
             run_job(ctx, job)
         if not ctx.queue.queues():
-            # Counters are folded once more so statistics include the last batch.
-            for job in pipeline:
-                if job.name == "update_statcounter":
-                    run_job(ctx, job)
             return rounds
+        if time.monotonic() - started < 0.1:
+            time.sleep(0.2)
     raise RuntimeError("queues did not drain")
 
 

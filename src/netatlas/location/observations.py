@@ -172,7 +172,7 @@ def observation_weight(
     signal: int | None,
     radio: str = "lte",
 ) -> float:
-    """Ichnaea's observation weight: accuracy × age × speed × signal (0 = unusable)."""
+    """Ichnaea's observation weight: accuracy * age * speed * signal (0 = unusable)."""
     if kind == "wifi":
         acc_w = accuracy_weight(accuracy, WIFI_MAX_ACCURACY)
         sig_w = wifi_signal_weight(signal)

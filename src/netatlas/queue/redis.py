@@ -110,12 +110,11 @@ class RedisQueue:
 
     def size(self, queue: str) -> int:
         lst, batches, _ = self._keys(queue)
-        waiting = int(cast(int, self.client.llen(lst)))
+        waiting: int = self.client.llen(lst)
         prefix = self._items_prefix(queue)
-        claimed = sum(
-            int(cast(int, self.client.llen(prefix + key.decode())))
-            for key in cast(dict[bytes, bytes], self.client.hgetall(batches))
-        )
+        claimed = 0
+        for key in cast(dict[bytes, bytes], self.client.hgetall(batches)):
+            claimed += self.client.llen(prefix + key.decode())
         return waiting + claimed
 
     def queues(self) -> list[str]:

@@ -1,0 +1,298 @@
+"""Request limits: daily quotas per API key, a rate limit for keyless clients, and the
+rate limit on calls to a key's external fallback provider.
+
+Two implementations with the same behaviour, picked by :func:`limiter_from_settings`:
+
+* :class:`RedisLimiter` (scale-out): ``INCR`` + ``EXPIRE`` in one ``MULTI`` per check, so
+  every web process shares the counters;
+* :class:`SqlLimiter` (embedded): the daily quota and the fallback limit are exact counters in
+  the ``rate_counter`` table, updated with one ``INSERT … ON CONFLICT DO UPDATE SET count =
+  count + 1 RETURNING count``, so concurrent requests (threads or processes) never lose an
+  increment. The keyless per-IP limit is counted in process memory instead: it is checked on
+  every keyless request, and a database write per request would cost more than the request
+  itself; an embedded install serves from one process, and if it ever runs several each
+  enforces the limit on its own share (a client gets at most processes × limit).
+
+Limits (Ichnaea compatible where Ichnaea had them):
+
+* **daily**: counter ``apilimit:<key>:<endpoint>:<YYYYMMDD>`` (UTC day, ``endpoint`` like
+  ``v1.geolocate``), kept 25 hours; when ``maxreq`` is set (non-zero) and the count after this
+  request's increment exceeds it → :class:`DailyLimitExceeded`. Keys without a limit are not
+  counted at all.
+* **keyless**: a fixed one-minute window per client address (per /64 for IPv6, which one
+  subscriber usually holds whole) → :class:`RateLimitExceeded` with ``retry_after`` = seconds
+  to the next window. 0 turns it off.
+* **fallback**: counter ``fallback_ratelimit:<name>:<epoch // interval>``, kept five
+  intervals; :meth:`Limiter.fallback_allowed` is False once more than ``limit`` calls were
+  made in the interval.
+
+Failures: if the counter store is down, daily and keyless checks let the request through
+(a broken Redis must not take the API down with it), while the fallback check answers False
+(a broken Redis must not let unlimited paid calls through). Both are logged.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import redis
+from redis.exceptions import RedisError
+from sqlalchemy import Engine, delete
+from sqlalchemy.exc import SQLAlchemyError
+
+from netatlas.db.upsert import insert_for
+from netatlas.location.errors import DailyLimitExceeded, RateLimitExceeded
+from netatlas.location.limits_models import rate_counter
+from netatlas.settings import Settings
+
+__all__ = [
+    "DAILY_EXPIRE",
+    "KEYLESS_RATE_PER_MINUTE",
+    "KEYLESS_WINDOW",
+    "Limiter",
+    "RedisLimiter",
+    "SqlLimiter",
+    "daily_key",
+    "fallback_key",
+    "ip_bucket",
+    "limiter_from_settings",
+]
+
+log = logging.getLogger(__name__)
+
+#: Seconds a daily counter is kept (Ichnaea: 25 hours, so a day's counter outlives the day).
+DAILY_EXPIRE = 25 * 3600
+#: Default for the keyless rate limit (requests per client address per minute).
+KEYLESS_RATE_PER_MINUTE = 600
+#: Length of the keyless rate-limit window, in seconds.
+KEYLESS_WINDOW = 60
+#: How often (seconds) the SQL limiter deletes counters that ran out.
+PURGE_EVERY = 600.0
+
+
+class Limiter(Protocol):
+    def check_daily(self, api_key: str, endpoint: str, maxreq: int | None) -> int | None:
+        """Count one request of ``api_key`` on ``endpoint`` against its daily ``maxreq``.
+
+        Returns the count including this request (None when the key has no limit or the
+        store is down); raises :class:`DailyLimitExceeded` when it is over the limit.
+        """
+
+    def check_keyless(self, ip: str | None) -> None:
+        """Count one request without a key from ``ip``; :class:`RateLimitExceeded` if over."""
+
+    def fallback_allowed(self, name: str, limit: int, interval: int) -> bool:
+        """Count one external fallback call for ``name``; False when over ``limit`` calls
+        per ``interval`` seconds, or when that cannot be known."""
+
+
+def daily_key(api_key: str, endpoint: str, now: float) -> str:
+    """``apilimit:<key>:<endpoint>:<YYYYMMDD>`` for the UTC day of ``now``."""
+    return f"apilimit:{api_key}:{endpoint}:{time.strftime('%Y%m%d', time.gmtime(now))}"
+
+
+def fallback_key(name: str, interval: int, now: float) -> str:
+    """``fallback_ratelimit:<name>:<window number>``."""
+    return f"fallback_ratelimit:{name}:{int(now) // interval}"
+
+
+def ip_bucket(ip: str | None) -> str | None:
+    """What the keyless limit counts: the IPv4 address, or the /64 of an IPv6 address."""
+    if not ip:
+        return None
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(addr) >> 64 << 64, 64)))
+    return str(addr)
+
+
+def _retry_after(now: float, window: int) -> int:
+    return max(1, math.ceil((math.floor(now / window) + 1) * window - now))
+
+
+class RedisLimiter:
+    """Counters in Redis, shared by every process of a scale-out install."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        keyless_per_minute: int = KEYLESS_RATE_PER_MINUTE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.keyless_per_minute = keyless_per_minute
+        self.clock = clock
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> RedisLimiter:
+        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        return cls(client, **kwargs)
+
+    def _incr(self, key: str, expire: int) -> int:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, expire)
+        count, _ = pipe.execute()
+        return int(count)
+
+    def check_daily(self, api_key: str, endpoint: str, maxreq: int | None) -> int | None:
+        if not maxreq or maxreq < 0:
+            return None
+        try:
+            count = self._incr(daily_key(api_key, endpoint, self.clock()), DAILY_EXPIRE)
+        except RedisError as exc:
+            log.warning("daily limit not checked, Redis failed: %s", exc)
+            return None
+        if count > maxreq:
+            raise DailyLimitExceeded()
+        return count
+
+    def check_keyless(self, ip: str | None) -> None:
+        bucket = ip_bucket(ip)
+        if bucket is None or self.keyless_per_minute <= 0:
+            return
+        now = self.clock()
+        key = f"iplimit:{bucket}:{int(now) // KEYLESS_WINDOW}"
+        try:
+            count = self._incr(key, 2 * KEYLESS_WINDOW)
+        except RedisError as exc:
+            log.warning("keyless rate limit not checked, Redis failed: %s", exc)
+            return
+        if count > self.keyless_per_minute:
+            raise RateLimitExceeded(retry_after=_retry_after(now, KEYLESS_WINDOW))
+
+    def fallback_allowed(self, name: str, limit: int, interval: int) -> bool:
+        if interval <= 0 or limit <= 0:
+            return False
+        try:
+            count = self._incr(fallback_key(name, interval, self.clock()), 5 * interval)
+        except RedisError as exc:
+            log.warning("fallback %s refused, Redis failed: %s", name, exc)
+            return False
+        return count <= limit
+
+
+class _MemoryWindow:
+    """Fixed-window counters in process memory; the previous window is dropped whole."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._window = -1
+        self._counts: dict[str, int] = {}
+
+    def incr(self, key: str, window: int) -> int:
+        with self._lock:
+            if window != self._window:
+                self._window = window
+                self._counts = {}
+            count = self._counts.get(key, 0) + 1
+            self._counts[key] = count
+            return count
+
+
+class SqlLimiter:
+    """Counters in the database (embedded mode); keyless counts in process memory."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        keyless_per_minute: int = KEYLESS_RATE_PER_MINUTE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine = engine
+        self.keyless_per_minute = keyless_per_minute
+        self.clock = clock
+        self._keyless = _MemoryWindow()
+        self._purge_lock = threading.Lock()
+        self._next_purge = 0.0
+
+    def _incr(self, key: str, expires: int) -> int:
+        with self.engine.begin() as conn:
+            stmt = insert_for(conn, rate_counter).values(key=key, count=1, expires=expires)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[rate_counter.c.key],
+                set_={"count": rate_counter.c.count + 1},
+            ).returning(rate_counter.c.count)
+            count = conn.execute(stmt).scalar_one()
+        self._maybe_purge()
+        return int(count)
+
+    def _maybe_purge(self) -> None:
+        now = self.clock()
+        with self._purge_lock:
+            if now < self._next_purge:
+                return
+            self._next_purge = now + PURGE_EVERY
+        try:
+            self.purge()
+        except SQLAlchemyError as exc:
+            log.warning("expired rate counters not deleted: %s", exc)
+
+    def purge(self) -> int:
+        """Delete counters that ran out; returns how many."""
+        with self.engine.begin() as conn:
+            result = conn.execute(delete(rate_counter).where(rate_counter.c.expires < self.clock()))
+        return int(result.rowcount or 0)
+
+    def check_daily(self, api_key: str, endpoint: str, maxreq: int | None) -> int | None:
+        if not maxreq or maxreq < 0:
+            return None
+        now = self.clock()
+        try:
+            count = self._incr(daily_key(api_key, endpoint, now), int(now) + DAILY_EXPIRE)
+        except SQLAlchemyError as exc:
+            log.warning("daily limit not checked, database failed: %s", exc)
+            return None
+        if count > maxreq:
+            raise DailyLimitExceeded()
+        return count
+
+    def check_keyless(self, ip: str | None) -> None:
+        bucket = ip_bucket(ip)
+        if bucket is None or self.keyless_per_minute <= 0:
+            return
+        now = self.clock()
+        count = self._keyless.incr(bucket, int(now) // KEYLESS_WINDOW)
+        if count > self.keyless_per_minute:
+            raise RateLimitExceeded(retry_after=_retry_after(now, KEYLESS_WINDOW))
+
+    def fallback_allowed(self, name: str, limit: int, interval: int) -> bool:
+        if interval <= 0 or limit <= 0:
+            return False
+        now = self.clock()
+        try:
+            count = self._incr(fallback_key(name, interval, now), int(now) + 5 * interval)
+        except SQLAlchemyError as exc:
+            log.warning("fallback %s refused, database failed: %s", name, exc)
+            return False
+        return count <= limit
+
+
+def limiter_from_settings(
+    settings: Settings, engine: Engine, *, keyless_per_minute: int | None = None
+) -> Limiter:
+    """Redis counters in scale-out mode, database counters in embedded mode.
+
+    ``keyless_per_minute`` defaults to the ``keyless_rate_per_minute`` setting when the
+    settings have it, else :data:`KEYLESS_RATE_PER_MINUTE`.
+    """
+    if keyless_per_minute is None:
+        keyless_per_minute = int(
+            getattr(settings, "keyless_rate_per_minute", KEYLESS_RATE_PER_MINUTE)
+        )
+    if settings.redis_url:
+        return RedisLimiter.from_url(settings.redis_url, keyless_per_minute=keyless_per_minute)
+    return SqlLimiter(engine, keyless_per_minute=keyless_per_minute)
