@@ -33,6 +33,45 @@ class IntakeStats:
 STATS = IntakeStats()
 
 
+def prepare_submission(
+    raw: bytes,
+    *,
+    api: Literal["v2", "v1", "v0"],
+    content_encoding: str | None,
+    charset: str | None,
+    max_size: int,
+    key: ApiKey | None,
+) -> tuple[bytes | None, int]:
+    """Decode and parse ``raw`` into the queue item; returns (item or None, reports).
+
+    Pure CPU work. Raises ParseError / PayloadTooLarge for a body that cannot be read at all;
+    bad entries are dropped and counted.
+    """
+    text = decode_body(raw, content_encoding, charset, max_size)
+    now_ms = int(time.time() * 1000)
+    result = parse_submit(text, api, now_ms)
+    STATS.requests += 1
+    STATS.dropped.update(result.dropped)
+    if not result.reports:
+        return None, 0
+    # A key's submit sample rate may discard the whole request; it still succeeds.
+    if key is not None and random.random() * 100 >= key.store_sample_submit:
+        return None, 0
+    submission = Submission(
+        reports=result.reports, api_key=key.valid_key if key else None, received=now_ms
+    )
+    return encode_submission(submission), len(result.reports)
+
+
+def queue_submission(queue: Queue, item: bytes, reports: int) -> None:
+    """Push a prepared item durably; ServiceUnavailable when the queue cannot take it."""
+    try:
+        queue.push(INCOMING, [item])
+    except QueueUnavailable as exc:
+        raise ServiceUnavailable() from exc
+    STATS.reports += reports
+
+
 def accept_submission(
     queue: Queue,
     raw: bytes,
@@ -43,27 +82,15 @@ def accept_submission(
     max_size: int,
     key: ApiKey | None,
 ) -> int:
-    """Queue the reports in ``raw``; returns how many were queued.
-
-    Raises ParseError / PayloadTooLarge for a body that cannot be read at all, and
-    ServiceUnavailable when the queue cannot take it. Bad entries are dropped and counted.
-    """
-    text = decode_body(raw, content_encoding, charset, max_size)
-    now_ms = int(time.time() * 1000)
-    result = parse_submit(text, api, now_ms)
-    STATS.requests += 1
-    STATS.dropped.update(result.dropped)
-    if not result.reports:
-        return 0
-    # A key's submit sample rate may discard the whole request; it still succeeds.
-    if key is not None and random.random() * 100 >= key.store_sample_submit:
-        return 0
-    submission = Submission(
-        reports=result.reports, api_key=key.valid_key if key else None, received=now_ms
+    """Queue the reports in ``raw``; returns how many were queued."""
+    item, reports = prepare_submission(
+        raw,
+        api=api,
+        content_encoding=content_encoding,
+        charset=charset,
+        max_size=max_size,
+        key=key,
     )
-    try:
-        queue.push(INCOMING, [encode_submission(submission)])
-    except QueueUnavailable as exc:
-        raise ServiceUnavailable() from exc
-    STATS.reports += len(result.reports)
-    return len(result.reports)
+    if item is not None:
+        queue_submission(queue, item, reports)
+    return reports

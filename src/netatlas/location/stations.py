@@ -32,10 +32,9 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.dml import Insert
 
+from netatlas.db.upsert import insert_for
 from netatlas.geo.protocols import RegionLookup
 from netatlas.location import _station_logic as logic
 from netatlas.location._station_logic import (
@@ -82,15 +81,6 @@ class ApplyStats(msgspec.Struct):
 
 
 # --- dialect helpers --------------------------------------------------------------------------
-
-
-def insert_for(conn: Connection, table: Table) -> Insert:
-    """An INSERT that knows ON CONFLICT, for the connection's dialect (SQLite or PostgreSQL)."""
-    if conn.dialect.name == "postgresql":
-        return pg_dialect.insert(table)
-    if conn.dialect.name == "sqlite":
-        return sqlite_dialect.insert(table)
-    raise NotImplementedError(f"unsupported database: {conn.dialect.name}")
 
 
 def _upsert(conn: Connection, table: Table, keep: Iterable[str] = ()) -> Any:
