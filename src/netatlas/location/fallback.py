@@ -48,6 +48,7 @@ import msgspec
 import redis
 from redis.exceptions import RedisError
 
+from netatlas.location.limits import redis_client
 from netatlas.settings import Settings
 
 __all__ = [
@@ -152,6 +153,10 @@ class FallbackConfig:
     ratelimit: int
     ratelimit_interval: int
     cache_expire: int = 0
+
+    def __post_init__(self) -> None:
+        if self.schema not in SCHEMAS:
+            raise ValueError(f"unknown fallback schema {self.schema!r}")
 
     @classmethod
     def from_key(cls, key: object) -> FallbackConfig | None:
@@ -322,7 +327,7 @@ def build_body(schema: str, url: str, query: FallbackQuery) -> tuple[str, dict[s
         return plain, _unwired_body(query, token)
     if schema not in SCHEMAS:
         raise ValueError(f"unknown fallback schema {schema!r}")
-    plain, _ = urldefrag(url)
+    plain, _fragment = urldefrag(url)
     return plain, _geolocate_body(query, google=schema == "googlemaps/v1")
 
 
@@ -627,10 +632,7 @@ def fallback_client_from_settings(settings: Settings, limiter: FallbackRateLimit
     """A client caching in Redis in scale-out mode, in process memory in embedded mode."""
     cache: FallbackCache
     if settings.redis_url:
-        client = redis.Redis.from_url(
-            settings.redis_url, socket_timeout=2, socket_connect_timeout=2
-        )
-        cache = RedisFallbackCache(client)
+        cache = RedisFallbackCache(redis_client(settings.redis_url))
     else:
         cache = MemoryFallbackCache()
     return FallbackClient(cache, limiter)
