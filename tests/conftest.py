@@ -69,7 +69,8 @@ def _empty_pg(engine: Engine) -> None:
         conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)))
         conn.execute(
             text(
-                "INSERT INTO export_config (name, batch, schema) VALUES ('internal', 100, 'internal')"
+                "INSERT INTO export_config (name, batch, schema)"
+                " VALUES ('internal', 100, 'internal')"
             )
         )
 

@@ -449,9 +449,7 @@ def test_legacy_submit_all_members() -> None:
             speed=9.0,
             source="fused",
         ),
-        bluetoothBeacons=[
-            BlueBeacon(macAddress="001a7dda7113", age=10, signalStrength=-70)
-        ],
+        bluetoothBeacons=[BlueBeacon(macAddress="001a7dda7113", age=10, signalStrength=-70)],
         cellTowers=[
             CellTower(
                 radioType="lte",
