@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
                 scheduler.stop()
             if lock is not None:
                 lock.close()
-            services.engine.dispose()
+            services.close()
 
     app = Starlette(
         routes=[

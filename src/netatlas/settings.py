@@ -63,6 +63,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed.",
     ),
     Setting("require_api_key", _bool, "false", "Refuse locate requests without a known key."),
+    Setting(
+        "keyless_rate_per_minute",
+        int,
+        "600",
+        "Locate requests a minute per client address (IPv6: per /64) without a key; 0: no limit.",
+    ),
     Setting("secret_key", str, "", "Secret for signing admin sessions; generated if empty."),
     Setting("host", str, "127.0.0.1", "Address `netatlas serve` listens on."),
     Setting("port", int, "8000", "Port `netatlas serve` listens on."),
@@ -92,6 +98,7 @@ class Settings:
     geoip_asn_path: str = ""
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     require_api_key: bool = False
+    keyless_rate_per_minute: int = 600
     secret_key: str = ""
     host: str = "127.0.0.1"
     port: int = 8000

@@ -57,3 +57,26 @@ def test_security_headers(client: Any) -> None:
     res = client.get("/__lbheartbeat__")
     assert res.headers["x-content-type-options"] == "nosniff"
     assert res.headers["strict-transport-security"].startswith("max-age=31536000")
+
+
+def test_heartbeat_includes_geoip_when_configured(settings: Settings) -> None:
+    import dataclasses
+
+    from starlette.testclient import TestClient
+
+    from netatlas.app import create_app
+    from tests.conftest import SHARED
+
+    path = SHARED / "data" / "maxmind" / "GeoIP2-City-Test.mmdb"
+    app = create_app(dataclasses.replace(settings, geoip_city_path=str(path)), run_jobs=False)
+    with TestClient(app) as client:
+        body = client.get("/__heartbeat__").json()
+    assert body["geoip"]["up"] is True
+    assert body["geoip"]["age_in_days"] >= 0
+
+    broken = SHARED / "data" / "maxmind" / "GeoIP2-City-Test-Broken-Double-Format.mmdb"
+    app = create_app(dataclasses.replace(settings, geoip_city_path=str(broken)), run_jobs=False)
+    with TestClient(app) as client:
+        res = client.get("/__heartbeat__")
+    assert res.status_code == 503
+    assert res.json()["geoip"]["up"] is False

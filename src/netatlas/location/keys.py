@@ -26,6 +26,12 @@ class ApiKey:
     allow_region: bool = True
     store_sample_locate: int = 100
     store_sample_submit: int = 100
+    fallback_name: str | None = None
+    fallback_schema: str | None = None
+    fallback_url: str | None = None
+    fallback_ratelimit: int | None = None
+    fallback_ratelimit_interval: int | None = None
+    fallback_cache_expire: int | None = None
 
 
 def well_formed(key: str | None) -> str | None:
@@ -67,6 +73,12 @@ class KeyCache:
                 allow_region=bool(row.allow_region),
                 store_sample_locate=row.store_sample_locate,
                 store_sample_submit=row.store_sample_submit,
+                fallback_name=row.fallback_name,
+                fallback_schema=row.fallback_schema,
+                fallback_url=row.fallback_url,
+                fallback_ratelimit=row.fallback_ratelimit,
+                fallback_ratelimit_interval=row.fallback_ratelimit_interval,
+                fallback_cache_expire=row.fallback_cache_expire,
             )
         with self._lock:
             if len(self._cache) > 5000:

@@ -1,0 +1,28 @@
+"""`make bench`: every benchmark, one after the other, with its default sizes.
+
+Embedded figures need nothing else; scale-out ones expect PostgreSQL and Redis on their
+standard local ports (as on the development machines and in CI).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+COMMANDS = [
+    ["bench.parse_submit"],
+    ["bench.submit_load", "embedded"],
+    ["bench.submit_load", "scale-out"],
+    ["bench.pipeline", "sqlite"],
+    ["bench.pipeline", "postgresql"],
+]
+
+
+def main() -> None:
+    for command in COMMANDS:
+        print("$ python -m " + " ".join(command), flush=True)
+        subprocess.run([sys.executable, "-m", *command], check=True)
+
+
+if __name__ == "__main__":
+    main()
