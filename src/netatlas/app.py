@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from netatlas.jobs.context import Context
 from netatlas.jobs.run import Scheduler
+from netatlas.location import locate_views
 from netatlas.location import views as location_views
 from netatlas.monitor import views as monitor_views
 from netatlas.services import Services
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
         routes=[
             Route("/", home),
             *location_views.routes,
+            *locate_views.routes,
             *monitor_views.routes,
         ],
         middleware=[Middleware(SecurityHeaders)],

@@ -1,0 +1,206 @@
+"""Position and accuracy of one cluster of found networks (pure Python, no numpy on this path).
+
+WiFi and Bluetooth (:func:`estimate_macs`)
+------------------------------------------
+
+Ichnaea weighted each station by ``score × age_weight / signal²``, refined the weighted mean by a
+least-squares fit and gave as accuracy the 95th percentile of the distances from the answer to
+the stations (clamped to 10-500 m for WiFi, 10-50 m for Bluetooth). ``1 / signal²`` hardly
+separates a network heard at -50 dBm from one at -90 dBm (a factor of 3), and the percentile of
+distances measures how spread out the stations are, not how wrong the answer is: with many
+networks it is far too large, with two close ones far too small. Here instead:
+
+1. **Expected distance.** Each found station gets an expected distance between the phone and the
+   stored centre, from a log-distance path-loss model scaled by the station's own radius (the
+   distance at which it has been heard, i.e. how far it carries)::
+
+       d = D_ref × (radius / 100 m) ^ radius_exponent × 10 ^ ((signal_ref - signal) / slope)
+
+   A missing signal counts as the weakest possible one (as in Ichnaea). ``d`` is clamped to
+   ``min_range``..``max_range``.
+2. **Weighted mean.** Each station is a noisy measurement of the phone's position whose variance is
+   ``v = d² + station_sigma²`` (distance to the phone plus the uncertainty of the stored centre);
+   the weights are ``age_weight / v`` (``age_weight = min(sqrt(2 s / age), 1)`` for the scan age,
+   as in Ichnaea), so a strong signal from a short-range station counts most.
+3. **Robust least-squares refinement.** A few iteratively re-weighted least-squares steps with a
+   Cauchy loss: a station whose distance from the current estimate is large compared with its
+   ``sqrt(v)`` is down-weighted by ``1 / (1 + r² / (c² v))``. This is the least-squares fit of the
+   positions with a loss that stops one stale or moved station (still inside the cluster limit)
+   from dragging the answer; on clean data it changes nothing measurable.
+4. **Accuracy** (radius meant to hold the true place about nine times in ten): the model's own
+   standard error ``1 / sqrt(Σw)`` plus the empirical standard error of the weighted mean,
+   ``spread / sqrt(n_eff)``, where ``spread`` is the weighted RMS distance of the stations from the
+   answer and ``n_eff = (Σw)² / Σw²``. The first term is driven by signal and station radius, the
+   second by how well the stations actually agree. Clamped to 10-500 m (WiFi), 10-50 m (BLE).
+
+The constants were fitted on the simulated city of ``bench/locate_accuracy.py`` (the regression of
+log distance on signal and log radius) and are physically plausible: an effective path-loss
+slope of 33 dB per decade for WiFi (about 35 for Bluetooth) and 14 m at -70 dBm for an access
+point heard up to 100 m away. They only change relative weights and the accuracy scale.
+
+Cells (:func:`estimate_cells`)
+------------------------------
+
+Cells of one area are combined by a weighted mean with weights
+``age_weight × 10^(signal / 30) / max(radius, 500 m)²`` (small cells and strong signals count
+most; a missing signal is the radio's weakest). One cell gives its centre with accuracy
+``clamp(radius, 1 km, 50 km)``; several give ``clamp(95th percentile of the distances to the
+cells, 1 km, 50 km)`` as in Ichnaea.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Final, NamedTuple
+
+from netatlas.location.locate.cluster import EARTH_RADIUS
+
+__all__ = [
+    "BLUE",
+    "CELL_MAX_ACCURACY",
+    "CELL_MIN_ACCURACY",
+    "WIFI",
+    "Estimate",
+    "Found",
+    "Model",
+    "estimate_cells",
+    "estimate_macs",
+]
+
+_RAD: Final = math.pi / 180.0
+_M_PER_DEG: Final = EARTH_RADIUS * _RAD
+_sqrt = math.sqrt
+_cos = math.cos
+
+CELL_MIN_ACCURACY: Final = 1_000.0
+CELL_MAX_ACCURACY: Final = 50_000.0
+
+
+class Found(NamedTuple):
+    """A station found for a query network: its stored row and what the query measured."""
+
+    lat: float
+    lon: float
+    radius: float  # metres, 0 when unknown
+    samples: int  # observations behind the stored position (at least 1)
+    score: float
+    signal: int | None  # dBm as heard by the query
+    age: int | None  # ms, as sent by the query
+
+
+class Model(NamedTuple):
+    """Radio model and limits of one kind of network (see the module docstring)."""
+
+    d_ref: float  # metres at signal_ref for a station of radius 100 m
+    signal_ref: float  # dBm
+    slope: float  # dB per decade of distance
+    radius_exponent: float
+    weakest: int  # dBm assumed when the query gives no signal
+    min_range: float
+    max_range: float
+    station_sigma: float  # metres
+    min_accuracy: float
+    max_accuracy: float
+    cluster_distance: float  # complete-linkage limit, metres
+    top: int  # stations used per cluster, best scores first
+    spread_k: float = 0.0  # station uncertainty: (spread_k × radius)² / samples
+    robust_c: float = 2.5
+    robust_steps: int = 3
+
+
+WIFI: Final = Model(14.0, -70.0, 33.0, 0.55, -100, 1.0, 300.0, 6.0, 10.0, 500.0, 500.0, 20, 0.5)
+BLUE: Final = Model(11.0, -80.0, 35.0, 0.0, -127, 1.0, 100.0, 5.0, 10.0, 50.0, 100.0, 10, 0.5)
+
+
+def _age_weight(age: int | None) -> float:
+    if age is None:
+        return 1.0
+    age = abs(age)
+    return 1.0 if age <= 2000 else _sqrt(2000.0 / age)
+
+
+class Estimate(NamedTuple):
+    lat: float
+    lon: float
+    accuracy: float  # metres
+    agreement: float  # 0..1: the share of the weight consistent with one phone position
+
+
+def estimate_macs(found: Sequence[Found], model: Model) -> Estimate:
+    """Where the phone is, from the stations of one cluster (at least one)."""
+    lat0 = found[0].lat
+    lon0 = found[0].lon
+    kx = _M_PER_DEG * _cos(lat0 * _RAD)
+    ky = _M_PER_DEG
+    xs: list[float] = []
+    ys: list[float] = []
+    vs: list[float] = []
+    ws: list[float] = []
+    d_ref, s_ref, slope, r_exp = model.d_ref, model.signal_ref, model.slope, model.radius_exponent
+    lo, hi, weakest = model.min_range, model.max_range, model.weakest
+    s0sq = model.station_sigma * model.station_sigma
+    spread_k = model.spread_k
+    for f in found:
+        xs.append((f.lon - lon0) * kx)
+        ys.append((f.lat - lat0) * ky)
+        signal = weakest if f.signal is None else f.signal
+        d = d_ref * 10.0 ** ((s_ref - signal) / slope)
+        if r_exp:
+            d *= (max(f.radius, 10.0) / 100.0) ** r_exp
+        d = lo if d < lo else (hi if d > hi else d)
+        v = d * d + s0sq
+        if spread_k:
+            v += (spread_k * f.radius) ** 2 / (f.samples if f.samples > 1 else 1)
+        vs.append(v)
+        ws.append(_age_weight(f.age) / v)
+    n = len(xs)
+    total = sum(ws)
+    x = sum(ws[i] * xs[i] for i in range(n)) / total
+    y = sum(ws[i] * ys[i] for i in range(n)) / total
+    c2 = model.robust_c * model.robust_c
+    if n >= 3:
+        for _ in range(model.robust_steps):
+            robust = [
+                ws[i] / (1.0 + ((xs[i] - x) ** 2 + (ys[i] - y) ** 2) / (c2 * vs[i]))
+                for i in range(n)
+            ]
+            rt = sum(robust)
+            x = sum(robust[i] * xs[i] for i in range(n)) / rt
+            y = sum(robust[i] * ys[i] for i in range(n)) / rt
+    # The spread uses the plain weights: stations that disagree make the answer less certain
+    # even when the robust fit has set them aside.
+    spread_sq = sum(ws[i] * ((xs[i] - x) ** 2 + (ys[i] - y) ** 2) for i in range(n)) / total
+    n_eff = total * total / sum(w * w for w in ws)
+    accuracy = 1.0 / _sqrt(total) + _sqrt(spread_sq / n_eff)
+    if accuracy < model.min_accuracy:
+        accuracy = model.min_accuracy
+    elif accuracy > model.max_accuracy:
+        accuracy = model.max_accuracy
+    kept = sum(
+        ws[i] / (1.0 + ((xs[i] - x) ** 2 + (ys[i] - y) ** 2) / (c2 * vs[i])) for i in range(n)
+    )
+    return Estimate(lat0 + y / ky, lon0 + x / kx, accuracy, kept / total)
+
+
+def estimate_cells(found: Sequence[Found], weakest: int) -> tuple[float, float, float]:
+    """(lat, lon, accuracy) from the cells of one area (at least one)."""
+    if len(found) == 1:
+        f = found[0]
+        accuracy = min(max(f.radius, CELL_MIN_ACCURACY), CELL_MAX_ACCURACY)
+        return f.lat, f.lon, accuracy
+    ws = []
+    for f in found:
+        signal = weakest if f.signal is None else f.signal
+        radius = f.radius if f.radius > 500.0 else 500.0
+        ws.append(_age_weight(f.age) * 10.0 ** (signal / 30.0) / (radius * radius))
+    total = sum(ws)
+    lat = sum(w * f.lat for w, f in zip(ws, found, strict=True)) / total
+    lon = sum(w * f.lon for w, f in zip(ws, found, strict=True)) / total
+    kx = _M_PER_DEG * _cos(lat * _RAD)
+    dists = sorted(
+        _sqrt(((f.lon - lon) * kx) ** 2 + ((f.lat - lat) * _M_PER_DEG) ** 2) for f in found
+    )
+    p95 = dists[max(math.ceil(0.95 * len(dists)) - 1, 0)]
+    accuracy = min(max(p95, CELL_MIN_ACCURACY), CELL_MAX_ACCURACY)
+    return lat, lon, accuracy

@@ -1,0 +1,65 @@
+"""HTTP views of /v1/geolocate and /v1/country (Ichnaea and Google wire format)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from netatlas.location.body import decode_body
+from netatlas.location.errors import ApiError
+from netatlas.location.locate.query import Query, parse_query
+from netatlas.location.locating import Caller, country, geolocate
+from netatlas.services import Services
+from netatlas.web.clientip import client_ip
+from netatlas.web.http import charset_of, error_response, json_response, options_response, read_body
+
+METHODS = ["GET", "HEAD", "POST", "OPTIONS"]
+
+Answer = Callable[[Services, Query, Caller], dict[str, Any]]
+
+
+def caller_of(request: Request, services: Services) -> Caller:
+    peer = request.client.host if request.client else None
+    forwarded = ", ".join(request.headers.getlist("x-forwarded-for")) or None
+    return Caller(
+        key=request.query_params.get("key"),
+        ip=client_ip(peer, forwarded, services.settings.trusted_proxies),
+        contribute=request.headers.get("x-ichnaea-contribute-opt-in") == "1",
+    )
+
+
+def _view(answer: Answer) -> Callable[[Request], Awaitable[Response]]:
+    async def view(request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return options_response()
+        services: Services = request.app.state.services
+        try:
+            raw = b""
+            if request.method == "POST":
+                raw = await read_body(request, services.settings.max_body_bytes)
+            text = decode_body(
+                raw,
+                request.headers.get("content-encoding"),
+                charset_of(request),
+                services.settings.max_body_bytes,
+            )
+            # An empty body, GET and HEAD are IP-only queries (Ichnaea compatibility).
+            query = parse_query(text)
+            caller = caller_of(request, services)
+            body = await run_in_threadpool(answer, services, query, caller)
+        except ApiError as error:
+            return error_response(error)
+        return json_response(body)
+
+    return view
+
+
+routes = [
+    Route("/v1/geolocate", _view(geolocate), methods=METHODS),
+    Route("/v1/country", _view(country), methods=METHODS),
+]
