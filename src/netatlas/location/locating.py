@@ -83,7 +83,7 @@ def geolocate(services: Services, query: Query, caller: Caller) -> dict[str, Any
         # A pure IP lookup carries no fallback marker; one that had network data does.
         marker = "ipf" if query.network_count else None
         geoip = Result(found.lat, found.lon, found.accuracy, found.score, marker, "geoip")
-    results = locate(services.engine, query, geoip)
+    results = locate(services.read_engine, query, geoip)
     config = FallbackConfig.from_key(key) if key is not None else None
     if (
         config is not None
@@ -125,7 +125,8 @@ def country(services: Services, query: Query, caller: Caller) -> dict[str, Any]:
     if found is not None:
         marker = "ipf" if query.network_count else None
         geoip = RegionResult(found.region, found.region_radius, found.score, marker, "geoip")
-    best = region(services.engine, query, geoip, region_radius=regions.max_radius).best()
+    found_regions = region(services.read_engine, query, geoip, region_radius=regions.max_radius)
+    best = found_regions.best()
     if best is None:
         raise NotFound()
     code = genc_code(best.region)
