@@ -22,7 +22,9 @@ def wifi(mac: str, **kw: Any) -> dict[str, Any]:
 TWO_WIFI = [wifi("00:11:22:33:44:55"), wifi("00:11:22:33:44:66")]
 
 
-@pytest.mark.parametrize("body", ["", "   ", "{}", '{"wifiAccessPoints": []}', '{"invalid": 0}'])
+@pytest.mark.parametrize(
+    "body", ["", "   ", "null", "{}", '{"wifiAccessPoints": []}', '{"invalid": 0}']
+)
 def test_ip_only_bodies(body: str) -> None:
     query = parse_query(body)
     assert query.network_count == 0
@@ -56,7 +58,7 @@ def test_fallback_precedence(body: dict[str, Any], ipf: bool, lacf: bool) -> Non
     [
         ([1], ""),
         ("text", ""),
-        (None, ""),
+        (5, ""),
         ({"wifiAccessPoints": "abc"}, "wifiAccessPoints"),
         ({"cellTowers": {"a": 1}}, "cellTowers"),
         ({"bluetoothBeacons": 5}, "bluetoothBeacons"),

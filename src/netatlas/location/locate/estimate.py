@@ -14,29 +14,38 @@ networks it is far too large, with two close ones far too small. Here instead:
    stored centre, from a log-distance path-loss model scaled by the station's own radius (the
    distance at which it has been heard, i.e. how far it carries)::
 
-       d = D_ref × (radius / 100 m) ^ radius_exponent × 10 ^ ((signal_ref - signal) / slope)
+       d = d_ref × (radius / 100 m) ^ radius_exponent × 10 ^ ((signal_ref - signal) / slope)
 
    A missing signal counts as the weakest possible one (as in Ichnaea). ``d`` is clamped to
    ``min_range``..``max_range``.
-2. **Weighted mean.** Each station is a noisy measurement of the phone's position whose variance is
-   ``v = d² + station_sigma²`` (distance to the phone plus the uncertainty of the stored centre);
-   the weights are ``age_weight / v`` (``age_weight = min(sqrt(2 s / age), 1)`` for the scan age,
-   as in Ichnaea), so a strong signal from a short-range station counts most.
-3. **Robust least-squares refinement.** A few iteratively re-weighted least-squares steps with a
-   Cauchy loss: a station whose distance from the current estimate is large compared with its
-   ``sqrt(v)`` is down-weighted by ``1 / (1 + r² / (c² v))``. This is the least-squares fit of the
-   positions with a loss that stops one stale or moved station (still inside the cluster limit)
-   from dragging the answer; on clean data it changes nothing measurable.
-4. **Accuracy** (radius meant to hold the true place about nine times in ten): the model's own
-   standard error ``1 / sqrt(Σw)`` plus the empirical standard error of the weighted mean,
-   ``spread / sqrt(n_eff)``, where ``spread`` is the weighted RMS distance of the stations from the
-   answer and ``n_eff = (Σw)² / Σw²``. The first term is driven by signal and station radius, the
-   second by how well the stations actually agree. Clamped to 10-500 m (WiFi), 10-50 m (BLE).
+2. **Weighted mean.** Each station is a noisy measurement of the phone's position with variance
+   ``v = d² + station_sigma² + (spread_k × radius)² / samples``: the distance to the phone, plus
+   the uncertainty of the stored centre (a floor, and the standard error of a centre averaged
+   from ``samples`` observations spread over ``radius``). The weights are ``age_weight / v``
+   (``age_weight = min(sqrt(2 s / age), 1)`` for the scan age, as in Ichnaea), so a strong signal
+   from a short-range, well-observed station counts most.
+3. **Robust least-squares refinement** (three or more stations). A few iteratively re-weighted
+   least-squares steps with a Cauchy loss: a station whose distance ``r`` from the current
+   estimate is large compared with ``sqrt(v)`` is down-weighted by ``1 / (1 + r² / (c² v))``,
+   ``c = 2.5``. So one stale or moved station still inside the cluster limit cannot drag the
+   answer; on clean data it changes nothing measurable. (A range-based Gauss-Newton fit on ``d``
+   was tried and made answers worse: ranges from signal are only good to a factor of ~1.8.)
+4. **Accuracy** (a radius meant to hold the true place about nine times in ten):
+   ``accuracy_scale × (1 / sqrt(Σw) + spread / sqrt(n_eff))`` - the model's own standard error
+   plus the empirical standard error of the weighted mean, where ``spread`` is the weighted RMS
+   distance of the stations from the answer and ``n_eff = (Σw)² / Σw²``. The first term follows
+   signal strengths and station radii, the second how well the stations actually agree (with the
+   plain weights: stations set aside by step 3 still widen the circle). Clamped to 10-500 m
+   (WiFi), 10-50 m (Bluetooth).
+5. **Agreement**: the share of the weight that step 3 keeps at the answer. The caller scales the
+   cluster's score by it, so stations that cannot all be heard from one place given their signals
+   (e.g. two access points that moved away together) make a weak candidate.
 
-The constants were fitted on the simulated city of ``bench/locate_accuracy.py`` (the regression of
-log distance on signal and log radius) and are physically plausible: an effective path-loss
-slope of 33 dB per decade for WiFi (about 35 for Bluetooth) and 14 m at -70 dBm for an access
-point heard up to 100 m away. They only change relative weights and the accuracy scale.
+The constants were fitted on the simulated city of ``bench/locate_accuracy.py`` (a regression of
+log distance on signal and log radius, then the accuracy scale for ~90 % coverage) and are
+physically plausible: an effective path-loss slope of 33 dB per decade for WiFi (35 for
+Bluetooth) and 14 m at -70 dBm for an access point heard up to 100 m away. They only change
+relative weights and the accuracy scale; positions are never extrapolated beyond the stations.
 
 Cells (:func:`estimate_cells`)
 ------------------------------
@@ -105,12 +114,42 @@ class Model(NamedTuple):
     cluster_distance: float  # complete-linkage limit, metres
     top: int  # stations used per cluster, best scores first
     spread_k: float = 0.0  # station uncertainty: (spread_k × radius)² / samples
+    accuracy_scale: float = 1.0
     robust_c: float = 2.5
     robust_steps: int = 3
 
 
-WIFI: Final = Model(14.0, -70.0, 33.0, 0.55, -100, 1.0, 300.0, 6.0, 10.0, 500.0, 500.0, 20, 0.5)
-BLUE: Final = Model(11.0, -80.0, 35.0, 0.0, -127, 1.0, 100.0, 5.0, 10.0, 50.0, 100.0, 10, 0.5)
+WIFI: Final = Model(
+    d_ref=14.0,
+    signal_ref=-70.0,
+    slope=33.0,
+    radius_exponent=0.55,
+    weakest=-100,
+    min_range=1.0,
+    max_range=300.0,
+    station_sigma=6.0,
+    min_accuracy=10.0,
+    max_accuracy=500.0,
+    cluster_distance=500.0,
+    top=20,
+    spread_k=0.5,
+    accuracy_scale=1.1,
+)
+BLUE: Final = Model(
+    d_ref=11.0,
+    signal_ref=-80.0,
+    slope=35.0,
+    radius_exponent=0.0,
+    weakest=-127,
+    min_range=1.0,
+    max_range=100.0,
+    station_sigma=5.0,
+    min_accuracy=10.0,
+    max_accuracy=50.0,
+    cluster_distance=100.0,
+    top=10,
+    spread_k=0.5,
+)
 
 
 def _age_weight(age: int | None) -> float:
@@ -172,7 +211,7 @@ def estimate_macs(found: Sequence[Found], model: Model) -> Estimate:
     # even when the robust fit has set them aside.
     spread_sq = sum(ws[i] * ((xs[i] - x) ** 2 + (ys[i] - y) ** 2) for i in range(n)) / total
     n_eff = total * total / sum(w * w for w in ws)
-    accuracy = 1.0 / _sqrt(total) + _sqrt(spread_sq / n_eff)
+    accuracy = model.accuracy_scale * (1.0 / _sqrt(total) + _sqrt(spread_sq / n_eff))
     if accuracy < model.min_accuracy:
         accuracy = model.min_accuracy
     elif accuracy > model.max_accuracy:

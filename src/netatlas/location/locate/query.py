@@ -11,7 +11,7 @@ their own), ``cellTowers``, ``wifiAccessPoints``, ``bluetoothBeacons``, ``carrie
 * Only a structurally unusable body is an error (:class:`ParseError` with
   ``details.validation``, as Ichnaea): JSON that is not an object, a network list that is not an
   array, ``fallbacks`` that is not an object, a flag that is not a boolean. Not-JSON is a
-  ``details.decode`` error. An empty body is ``{}``, an IP-only query.
+  ``details.decode`` error. An empty body (or ``null``) is ``{}``, an IP-only query.
 * Everything below is lenient where Ichnaea returned 400: an entry that is not an object, or
   whose members have unusable types (``"macAddress": 10``), is dropped or loses those members;
   radio types ``umts`` (read as wcdma), ``nr`` and ``5g`` are accepted (an unknown radio type only
@@ -185,6 +185,8 @@ def _flag(value: object, path: str) -> bool | None:
 
 def _salvage(body: object) -> LocateRequest:
     """A body that did not decode as a whole: check its structure, keep what converts."""
+    if body is None:  # a JSON null body: like an empty one
+        return LocateRequest()
     if type(body) is not dict:
         message = (
             f'"{_shown(body)}" is not a mapping type: Does not implement dict-like functionality.'

@@ -1,0 +1,73 @@
+"""Position and accuracy of one cluster."""
+
+from __future__ import annotations
+
+import pytest
+
+from netatlas.location.locate.cluster import distance
+from netatlas.location.locate.estimate import BLUE, WIFI, Found, estimate_cells, estimate_macs
+
+M = 1 / 111_195  # degrees of latitude per metre
+
+
+def ap(north: float, signal: int | None = -70, radius: float = 80, samples: int = 20) -> Found:
+    return Found(51.5 + north * M, -0.1, radius, samples, 1.0, signal, None)
+
+
+def test_symmetric_stations_give_their_centre() -> None:
+    fit = estimate_macs([ap(-20), ap(20)], WIFI)
+    assert fit.lat == pytest.approx(51.5, abs=1e-9)
+    assert fit.lon == pytest.approx(-0.1)
+    assert WIFI.min_accuracy <= fit.accuracy <= WIFI.max_accuracy
+    assert 0.5 < fit.agreement <= 1.0
+
+
+def test_stronger_signal_pulls() -> None:
+    fit = estimate_macs([ap(0, -50), ap(40, -85)], WIFI)
+    north = distance(51.5, -0.1, fit.lat, -0.1)
+    assert 0 < north < 8
+
+
+def test_missing_signal_counts_as_weakest() -> None:
+    fit = estimate_macs([ap(0, -70), ap(40, None)], WIFI)
+    assert distance(51.5, -0.1, fit.lat, -0.1) < 10
+
+
+def test_accuracy_grows_with_disagreement_and_is_clamped() -> None:
+    tight = estimate_macs([ap(0), ap(5), ap(10)], WIFI)
+    loose = estimate_macs([ap(0, -88), ap(200, -88), ap(400, -88)], WIFI)
+    assert tight.accuracy < loose.accuracy
+    assert estimate_macs([ap(0, -40), ap(1, -40)], WIFI).accuracy == 10.0
+    assert estimate_macs([ap(0, -95), ap(90, -95)], BLUE).accuracy == 50.0
+
+
+def test_one_stale_station_is_set_aside() -> None:
+    near = [ap(i, -65) for i in range(0, 25, 5)]
+    fit = estimate_macs([*near, ap(400, -65)], WIFI)
+    assert distance(51.5 + 10 * M, -0.1, fit.lat, fit.lon) < 25  # plain mean: 77 m away
+    assert fit.agreement < 0.95
+
+
+def test_stations_that_cannot_be_heard_together_agree_little() -> None:
+    fit = estimate_macs([ap(0, -88, radius=60), ap(450, -90, radius=60)], WIFI)
+    assert fit.agreement < 0.5
+    close = estimate_macs([ap(0, -88, radius=60), ap(40, -90, radius=60)], WIFI)
+    assert close.agreement > 0.9
+
+
+def test_old_scans_count_less() -> None:
+    fresh = Found(51.5, -0.1, 80, 20, 1.0, -70, 0)
+    old = Found(51.5 + 40 * M, -0.1, 80, 20, 1.0, -70, 60_000)
+    fit = estimate_macs([fresh, old], WIFI)
+    assert distance(51.5, -0.1, fit.lat, fit.lon) < 10
+
+
+def test_cells() -> None:
+    one = Found(51.5, -0.1, 400, 10, 1.0, -90, None)
+    assert estimate_cells([one], -140) == (51.5, -0.1, 1000.0)
+    big = one._replace(radius=80_000)
+    assert estimate_cells([big], -140)[2] == 50_000.0
+    far = Found(51.6, -0.1, 400, 10, 1.0, -120, None)
+    lat, lon, accuracy = estimate_cells([one, far], -140)
+    assert 51.5 < lat < 51.55
+    assert accuracy == pytest.approx(distance(lat, lon, 51.6, -0.1), rel=1e-3)
