@@ -3,7 +3,8 @@
 WiFi and Bluetooth stations live in 16 shard tables each (by the 5th hex character of the MAC)
 and cells in one table per radio; each table a query touches is read once, by an ``IN (…)``
 lookup of all its keys. On PostgreSQL all those lookups form a single ``SELECT … UNION ALL
-SELECT …`` statement, so a query costs one round trip whatever its mix of networks. On SQLite
+SELECT …`` statement over every table of the kinds asked for (keys as arrays), so a query costs
+one round trip and reuses one prepared statement whatever its mix of networks. On SQLite
 (in process, no round trips) they are separate statements: preparing a union of a different set
 of tables for every query costs about three times as much as running it, while the per-table
 statements (key lists padded to a power of two) are prepared once and then served from the
@@ -80,6 +81,26 @@ def _station_sql(parts: tuple[tuple[int, str, str, int], ...], mark: str) -> str
     return " UNION ALL ".join(selects)
 
 
+_TABLES: Final = {
+    WIFI: tuple((WIFI, f"wifi_shard_{s}", "mac") for s in "0123456789abcdef"),
+    BLUE: tuple((BLUE, f"blue_shard_{s}", "mac") for s in "0123456789abcdef"),
+    CELL: tuple((CELL, f"cell_{r}", "cellid") for r in ("gsm", "lte", "nr", "wcdma")),
+}
+
+
+def _pg_tables(kinds: tuple[int, ...]) -> tuple[tuple[int, str, str], ...]:
+    return tuple(t for kind in kinds for t in _TABLES[kind])
+
+
+@functools.lru_cache(maxsize=8)
+def _pg_station_sql(kinds: tuple[int, ...]) -> str:
+    return " UNION ALL ".join(
+        f"SELECT {kind}, {column}, {_STATION_COLUMNS} FROM {table} "
+        f"WHERE {column} = ANY(%s::bytea[]) AND lat IS NOT NULL AND lon IS NOT NULL"
+        for kind, table, column in _pg_tables(kinds)
+    )
+
+
 @functools.lru_cache(maxsize=256)
 def _area_sql(n: int, mark: str) -> str:
     marks = ", ".join([mark] * n)
@@ -131,9 +152,15 @@ def fetch_stations(
                 cursor.execute(_station_sql(((kind, table, column, len(padded)),), mark), padded)
                 rows += cursor.fetchall()
         else:
-            # A database server: one round trip for every table.
-            shape = tuple((kind, table, column, len(keys)) for kind, table, column, keys in lookups)
-            cursor.execute(_station_sql(shape, mark), [k for *_, keys in lookups for k in keys])
+            # A database server: one round trip for every table, and one statement text per
+            # combination of kinds (at most seven), whatever the keys: every table of a kind is
+            # named, with an array of keys that is empty for tables the query does not touch.
+            # psycopg prepares a statement after a few uses; with the key count or the set of
+            # shards in the text, almost every query was a new statement to parse and plan.
+            by_table = {table: keys for _, table, _, keys in lookups}
+            kinds = tuple(sorted({kind for kind, *_ in lookups}))
+            tables = _pg_tables(kinds)
+            cursor.execute(_pg_station_sql(kinds), [by_table.get(t, []) for _, t, _ in tables])
             rows = list(cursor.fetchall())
     finally:
         cursor.close()
