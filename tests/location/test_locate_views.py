@@ -327,3 +327,87 @@ def test_garbage_never_500(api: TestClient) -> None:
         assert res.status_code in (200, 400, 404), (body, res.text)
         res = api.post("/v1/country?key=test", json=body, headers=LONDON)
         assert res.status_code in (200, 400, 404), (body, res.text)
+
+
+def _seed_town(engine: Any) -> None:
+    rows = [("0012ab000001", 51.5, -0.1), ("0012ab000002", 51.50005, -0.1)]
+    rows += [("0012ab000003", 51.5, -0.10007)]
+    add_macs(engine, "wifi", rows, created=NOW, modified=NOW, last_seen=NOW.date())
+    add_cell(engine, "lte", 234, 30, 12, 99, 51.5, -0.1, created=NOW, modified=NOW)
+    add_cell(engine, "gsm", 234, 30, 12, 4711, 51.5, -0.1, created=NOW, modified=NOW)
+
+
+def _near(res: Any, max_m: float = 200.0) -> None:
+    assert res.status_code == 200, res.text
+    loc = res.json()["location"]
+    assert abs(loc["lat"] - 51.5) * 111_000 < max_m
+    assert abs(loc["lng"] + 0.1) * 69_000 < max_m
+
+
+def test_real_client_shapes(geo_app: Any, api: TestClient) -> None:
+    _seed_town(geo_app.state.services.engine)
+    # GeoClue: top-level "gsm" even for LTE, colon MACs with a signal only, no considerIp.
+    geoclue = {
+        "radioType": "gsm",
+        "cellTowers": [
+            {
+                "cellId": 99,
+                "mobileCountryCode": 234,
+                "mobileNetworkCode": 30,
+                "locationAreaCode": 12,
+                "radioType": "lte",
+            }
+        ],
+        "wifiAccessPoints": [
+            {"macAddress": "00:12:ab:00:00:01", "signalStrength": -50},
+            {"macAddress": "00:12:ab:00:00:02", "signalStrength": -60},
+        ],
+    }
+    _near(api.post("/v1/geolocate?key=geoclue", json=geoclue), 50)
+    # microG (modern): WiFi only, no IP, no fallbacks.
+    microg = {
+        "considerIp": False,
+        "wifiAccessPoints": [
+            {"macAddress": "00:12:ab:00:00:01", "signalStrength": -55, "frequency": 2437},
+            {"macAddress": "00:12:ab:00:00:03", "signalStrength": -65, "frequency": 5180},
+        ],
+        "fallbacks": {"lacf": False, "ipf": False},
+    }
+    _near(api.post("/v1/geolocate", json=microg, headers=LONDON), 50)
+    # microG (legacy UnifiedNlp): no Content-Type set by Java, a null top-level radio type.
+    legacy = (
+        '{"radioType": null, "cellTowers": [{"radioType": "gsm", "mobileCountryCode": 234,'
+        ' "mobileNetworkCode": 30, "locationAreaCode": 12, "cellId": 4711, "asu": 15}],'
+        ' "fallbacks": {"lacf": true, "ipf": false}}'
+    )
+    res = api.post(
+        "/v1/geolocate",
+        content=legacy,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    _near(res, 2000)
+    # Firefox: dash-separated MACs, signal only; with no WiFi, an empty JSON body.
+    firefox = {
+        "wifiAccessPoints": [
+            {"macAddress": "00-12-ab-00-00-02", "signalStrength": -48},
+            {"macAddress": "00-12-ab-00-00-01", "signalStrength": -70},
+        ]
+    }
+    _near(api.post("/v1/geolocate?key=", json=firefox), 50)
+    res = api.post(
+        "/v1/geolocate", content=b"", headers={"Content-Type": "application/json", **LONDON}
+    )
+    assert res.json()["accuracy"] == 40000.0
+    # NeoStumbler's own map: short cell field names, BLE, considerIp.
+    neo = {
+        "considerIp": True,
+        "cellTowers": [
+            {"radioType": "lte", "mcc": 234, "mnc": 30, "lac": 12, "cellId": 99, "age": 10}
+        ],
+        "bluetoothBeacons": [],
+        "wifiAccessPoints": [
+            {"macAddress": "0012ab000001", "signalStrength": -51},
+            {"macAddress": "0012ab000002", "signalStrength": -52},
+        ],
+    }
+    _near(api.post("/v1/geolocate", json=neo, headers=LONDON), 50)

@@ -66,9 +66,17 @@ _Code = int | str | None
 
 
 class CellIn(_SubmitCellIn):
-    """A ``cellTowers`` entry; ``radio`` is the old Firefox OS spelling of ``radioType``."""
+    """A ``cellTowers`` entry; ``radio`` is the old Firefox OS spelling of ``radioType``.
+
+    ``mcc``, ``mnc``, ``lac`` and ``tac`` are the short names some clients and scripts send
+    (OpenCellID's and Unwired Labs' vocabulary); the Google/Ichnaea names win when both appear.
+    """
 
     radio: str | None = None
+    mcc: _Code = None
+    mnc: _Code = None
+    lac: _Code = None
+    tac: _Code = None
 
 
 class Fallbacks(msgspec.Struct):
@@ -305,6 +313,14 @@ def _cells(entries: Sequence[CellIn], default_radio: str | None, query: Query) -
     query.area_cells = [c for k, c in areas.items() if k not in known]
 
 
+def _first_code(*values: _Code) -> int | None:
+    for value in values:
+        code = as_code(value)
+        if code is not None:
+            return code
+    return None
+
+
 def _cell(entry: CellIn, default_radio: str | None) -> CellTower | None:
     raw_radio = entry.radioType or entry.radio
     nr_cid = entry.newRadioCellId
@@ -313,13 +329,9 @@ def _cell(entry: CellIn, default_radio: str | None) -> CellTower | None:
     radio = radio_name(raw_radio)
     if radio is None:
         return None
-    mcc = as_code(entry.mobileCountryCode)
-    if mcc is None:
-        mcc = as_code(entry.mobileCountryCodeStr)
-    mnc = as_code(entry.mobileNetworkCode)
-    if mnc is None:
-        mnc = as_code(entry.mobileNetworkCodeStr)
-    lac = as_code(entry.locationAreaCode)
+    mcc = _first_code(entry.mobileCountryCode, entry.mobileCountryCodeStr, entry.mcc)
+    mnc = _first_code(entry.mobileNetworkCode, entry.mobileNetworkCodeStr, entry.mnc)
+    lac = _first_code(entry.locationAreaCode, entry.lac, entry.tac)
     if (
         mcc is None
         or mnc is None
