@@ -28,6 +28,8 @@ from netatlas.db.migrate import upgrade
 from netatlas.location.models import api_key, wifi_shards
 from netatlas.settings import Settings
 
+# A database of its own, so other benchmarks running meanwhile cannot drop it mid-run.
+DB_URL = PG_URL.rsplit("/", 1)[0] + "/netatlas_locate"
 CITY_DB = Path(__file__).resolve().parents[2] / "shared" / "data" / "maxmind"
 GEOIP = CITY_DB / "GeoIP2-City-Test.mmdb"
 
@@ -137,11 +139,11 @@ def main() -> None:
                 PG_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT"
             )
             with admin.connect() as conn:
-                conn.execute(text("DROP DATABASE IF EXISTS netatlas_bench"))
-                conn.execute(text("CREATE DATABASE netatlas_bench"))
+                conn.execute(text("DROP DATABASE IF EXISTS netatlas_locate"))
+                conn.execute(text("CREATE DATABASE netatlas_locate"))
             admin.dispose()
-            redis.Redis.from_url(REDIS_URL).flushdb()
-            env.update(NETATLAS_DATABASE_URL=PG_URL, NETATLAS_REDIS_URL=REDIS_URL)
+            redis.Redis.from_url(REDIS_URL).flushdb()  # db 14: the benchmarks' own
+            env.update(NETATLAS_DATABASE_URL=DB_URL, NETATLAS_REDIS_URL=REDIS_URL)
         settings = Settings.from_env({**os.environ, **env})
         groups = fill(settings, args.stations, rng)
         wifi_bodies = work / "wifi.txt"
