@@ -15,6 +15,10 @@ COMMANDS = [
     ["bench.submit_load", "scale-out"],
     ["bench.pipeline", "sqlite"],
     ["bench.pipeline", "postgresql"],
+    ["bench.locate_load", "postgresql"],
+    ["bench.locate_load", "sqlite"],
+    ["bench.locate_accuracy"],
+    ["bench.ndt7"],
 ]
 
 
