@@ -19,6 +19,12 @@ COMMANDS = [
     ["bench.locate_load", "sqlite"],
     ["bench.locate_accuracy"],
     ["bench.ndt7"],
+    ["bench.tiles", "--cells", "1000000"],
+    ["bench.cell_import", "postgresql", "--rows", "2000000"],
+    ["bench.cell_import", "sqlite", "--rows", "2000000"],
+    ["bench.export_fanout", "postgresql", "--observations", "1000000"],
+    ["bench.mlab_import", "1000000", "sqlite"],
+    ["bench.aggregate", "1000000"],
 ]
 
 
