@@ -4,13 +4,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check bench install clean
+.PHONY: run test check bench install clean vendor
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml package-lock.json
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(MAKE) vendor
 	touch $(STAMP)
+
+# npm packages the pages serve, copied into src/netatlas/web/static/vendor/ (never a CDN).
+vendor:
+	bash scripts/vendor.sh
 
 install: $(STAMP)
 

@@ -73,6 +73,13 @@ def _empty_pg(engine: Engine) -> None:
                 " VALUES ('internal', 100, 'internal')"
             )
         )
+        # As migration 0003 leaves it: the default raw archive.
+        conn.execute(
+            text(
+                "INSERT INTO export_config (name, batch, schema, url, max_age)"
+                " VALUES ('archive', 1000, 'file', 'archive/{year}/{month}/{day}', 3600)"
+            )
+        )
 
 
 @pytest.fixture(params=BACKENDS)

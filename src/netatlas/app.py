@@ -11,18 +11,26 @@ from typing import IO
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
 
+from netatlas.broadband import stats_views
+from netatlas.broadband import views as broadband_views
+from netatlas.datamap import views as datamap_views
+from netatlas.export import views as export_views
 from netatlas.jobs.context import Context
 from netatlas.jobs.run import Scheduler
 from netatlas.location import locate_views
 from netatlas.location import views as location_views
+from netatlas.monitor import scrape
 from netatlas.monitor import views as monitor_views
+from netatlas.monitor.middleware import Observe
 from netatlas.services import Services
 from netatlas.settings import Settings
+from netatlas.web import errors as web_errors
+from netatlas.web import pages as web_pages
+from netatlas.web.admin import views as admin_views
 from netatlas.web.middleware import SecurityHeaders
+from netatlas.web.openapi import openapi_route
+from netatlas.web.outage import outage_handlers
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +45,6 @@ def _scheduler_lock(data_dir: Path) -> IO[str] | None:
         handle.close()
         return None
     return handle
-
-
-async def home(request: Request) -> Response:
-    return HTMLResponse(
-        "<!doctype html><title>NetAtlas</title><h1>NetAtlas</h1>"
-        "<p>A crowd-sourced location service and community broadband observatory.</p>"
-    )
 
 
 def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None) -> Starlette:
@@ -70,12 +71,23 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
 
     app = Starlette(
         routes=[
-            Route("/", home),
+            *web_pages.routes,
+            *admin_views.routes,
             *location_views.routes,
             *locate_views.routes,
             *monitor_views.routes,
+            *export_views.routes,
+            *broadband_views.routes,
+            *stats_views.routes,
+            *datamap_views.routes,
+            *scrape.routes,
+            openapi_route(),
         ],
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[
+            Middleware(Observe, spool=scrape.spool_dir(settings.data_dir)),
+            Middleware(SecurityHeaders),
+        ],
+        exception_handlers={**web_errors.exception_handlers, **outage_handlers()},
         lifespan=lifespan,
     )
     app.state.services = services

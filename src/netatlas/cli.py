@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -24,6 +23,8 @@ def _upgrade(settings: Settings) -> None:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from netatlas.web.logging import uvicorn_log_config
+
     _upgrade(settings)
     if settings.demo:
         from netatlas.location.demo import seed_once
@@ -37,7 +38,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port or settings.port,
         workers=args.workers,
         log_level=settings.log_level,
+        log_config=uvicorn_log_config(settings),
         access_log=False,
+        ws_per_message_deflate=False,  # ndt7 measures raw throughput: never compress
     )
     return 0
 
@@ -108,6 +111,42 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
     return keyadmin.run(args, settings)
 
 
+def cmd_exports(args: argparse.Namespace, settings: Settings) -> int:
+    from netatlas.export import admin
+
+    _upgrade(settings)
+    return admin.run_exports(args, settings)
+
+
+def cmd_cells(args: argparse.Namespace, settings: Settings) -> int:
+    from netatlas.export import admin
+
+    _upgrade(settings)
+    return admin.run_cells(args, settings)
+
+
+def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
+    from netatlas.web.admin import command
+
+    _upgrade(settings)
+    return command.run(args, settings)
+
+
+def cmd_tiles(args: argparse.Namespace, settings: Settings) -> int:
+    from netatlas.datamap import command
+
+    _upgrade(settings)
+    return command.run(args, settings)
+
+
+def cmd_ndt7(args: argparse.Namespace, settings: Settings) -> int:
+    from netatlas.broadband.ndt7.worker import serve
+
+    _upgrade(settings)
+    serve(settings, args.host or settings.host, args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netatlas", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -143,15 +182,38 @@ def build_parser() -> argparse.ArgumentParser:
     from netatlas.location.keyadmin import add_parser as add_keys_parser
 
     add_keys_parser(sub).set_defaults(func=cmd_keys)
+
+    from netatlas.datamap.command import add_parser as add_tiles_parser
+
+    add_tiles_parser(sub).set_defaults(func=cmd_tiles)
+
+    from netatlas.export.admin import add_parsers as add_export_parsers
+
+    exports, cells = add_export_parsers(sub)
+    exports.set_defaults(func=cmd_exports)
+    cells.set_defaults(func=cmd_cells)
+
+    p = sub.add_parser("ndt7", help="serve the ndt7 speed test in a process of its own")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int, required=True)
+    p.set_defaults(func=cmd_ndt7)
+
+    from netatlas.broadband.mlab_cli import add_parsers as add_broadband_parsers
+
+    add_broadband_parsers(sub)  # mlab import|bigquery, areas import|list, aggregate
+
+    from netatlas.web.admin.command import add_parser as add_admin_parser
+
+    add_admin_parser(sub).set_defaults(func=cmd_admin)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from netatlas.web.logging import configure_logging
+
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings)
     result: int = args.func(args, settings)
     return result
 

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from netatlas.db.engine import engine_from_settings, make_read_engine
 from netatlas.geo.geoip import GeoIP, MaxMindGeoIP
 from netatlas.geo.regions import get_regions
+from netatlas.location.backpressure import Backpressure
 from netatlas.location.fallback import FallbackClient, fallback_client_from_settings
 from netatlas.location.keys import KeyCache
 from netatlas.location.limits import Limiter, limiter_from_settings
@@ -26,6 +27,7 @@ class Services:
     limiter: Limiter
     fallback: FallbackClient
     geoip: GeoIP | None  # None when no GeoIP database is configured
+    backpressure: Backpressure  # backlog limits for submissions and query learning
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -38,15 +40,19 @@ class Services:
         )
         limiter = limiter_from_settings(settings, engine)
         geoip = MaxMindGeoIP(settings.geoip_city_path) if settings.geoip_city_path else None
+        queue = make_queue(settings, engine)
         return cls(
             settings=settings,
             engine=engine,
             read_engine=read_engine,
-            queue=make_queue(settings, engine),
+            queue=queue,
             keys=KeyCache(read_engine),
             limiter=limiter,
             fallback=fallback_client_from_settings(settings, limiter),
             geoip=geoip,
+            backpressure=Backpressure(
+                queue, settings.backlog_soft_limit, settings.backlog_hard_limit
+            ),
         )
 
     def close(self) -> None:

@@ -28,6 +28,18 @@ def _list(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+def _ndt7_mode(value: str) -> str:
+    if value.strip() not in ("local", "mlab"):
+        raise ValueError(f"must be local or mlab, not {value!r}")
+    return value.strip()
+
+
+def _log_format(value: str) -> str:
+    if value.strip() not in ("text", "json"):
+        raise ValueError(f"must be text or json, not {value!r}")
+    return value.strip()
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str  # attribute name; the variable is NETATLAS_<NAME>
@@ -84,6 +96,113 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("incoming_batch", int, "100", "Submissions taken from the incoming queue per batch."),
     Setting("station_batch", int, "200", "Observation chunks taken per station-updater batch."),
     Setting("lease_seconds", int, "300", "Seconds before a claimed, unfinished batch is redone."),
+    Setting(
+        "export_retry_seconds",
+        float,
+        "30",
+        "First back-off after a failed export upload; doubles per failure, at most an hour.",
+    ),
+    Setting(
+        "export_max_attempts",
+        int,
+        "10",
+        "Uploads of one export batch before it moves to the target's dead-letter queue.",
+    ),
+    Setting(
+        "export_store_url",
+        str,
+        "",
+        "Where public cell exports go: empty for <data dir>/exports, or s3://bucket/prefix.",
+    ),
+    Setting("s3_endpoint_url", str, "", "S3 endpoint (MinIO, a test server); empty: AWS."),
+    Setting(
+        "cell_export_origins",
+        _list,
+        "",
+        "Imported data sets (e.g. mls) whose cells public exports include besides crowd data.",
+    ),
+    Setting(
+        "ndt7_mode",
+        _ndt7_mode,
+        "local",
+        "Speed tests run against this server (local) or M-Lab's servers via Locate v2 (mlab).",
+    ),
+    Setting(
+        "ndt7_tokens_required",
+        _bool,
+        "false",
+        "ndt7 tests need a short-lived access token that the speed-test page issues.",
+    ),
+    Setting("ndt7_max_tests", int, "8", "Concurrent ndt7 tests per server process (503 above)."),
+    Setting(
+        "ndt7_server",
+        str,
+        "",
+        "host:port of a separate `netatlas ndt7` process the page sends tests to; empty: this one.",
+    ),
+    Setting(
+        "ndt7_ip_concurrent",
+        int,
+        "2",
+        "Concurrent ndt7 tests per client address (IPv6: per /64); 0: no limit.",
+    ),
+    Setting(
+        "ndt7_ip_per_hour", int, "60", "ndt7 tests a client address may start an hour; 0: no limit."
+    ),
+    Setting("survey_path", str, "", "Survey questions file (TOML or JSON); empty: Piecewise's."),
+    Setting(
+        "tiles_store",
+        str,
+        "",
+        "Where coverage tiles go: empty for <data dir>/tiles (served at /tiles), a directory,"
+        " or s3://bucket/prefix.",
+    ),
+    Setting(
+        "datamap_min_age_hours",
+        float,
+        "24",
+        "Hours after the end of its only day before a grid cell seen on one day is drawn.",
+    ),
+    Setting(
+        "aggregations_path",
+        str,
+        "",
+        "Broadband statistics aggregations file (TOML or JSON); empty: the built-in ones.",
+    ),
+    Setting(
+        "bigquery_project",
+        str,
+        "",
+        "Google Cloud project billed for the daily M-Lab BigQuery import; empty: no import.",
+    ),
+    Setting("mlab_bbox", str, "", "W,S,E,N box of the daily M-Lab BigQuery import."),
+    Setting("mlab_since", str, "", "First date (YYYY-MM-DD) the daily M-Lab import fetches."),
+    Setting(
+        "basemap_url",
+        str,
+        "",
+        "Raster tiles under the maps, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png;"
+        " empty: Natural Earth outlines only (no request leaves the site).",
+    ),
+    Setting(
+        "basemap_attribution",
+        str,
+        "© OpenStreetMap contributors",
+        "Credit shown on the maps when a basemap URL is set.",
+    ),
+    Setting(
+        "backlog_soft_limit",
+        int,
+        "20000",
+        "Pipeline queue items above which learning from locate queries is sampled down; 0: off.",
+    ),
+    Setting(
+        "backlog_hard_limit",
+        int,
+        "100000",
+        "Pipeline queue items above which submissions get 503 with Retry-After; 0: no limit.",
+    ),
+    Setting("log_format", _log_format, "text", "Log lines as text or json (one object a line)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -109,6 +228,29 @@ class Settings:
     incoming_batch: int = 100
     station_batch: int = 200
     lease_seconds: int = 300
+    export_retry_seconds: float = 30.0
+    export_max_attempts: int = 10
+    export_store_url: str = ""
+    s3_endpoint_url: str = ""
+    cell_export_origins: tuple[str, ...] = ()
+    ndt7_mode: str = "local"
+    ndt7_tokens_required: bool = False
+    ndt7_max_tests: int = 8
+    ndt7_server: str = ""
+    ndt7_ip_concurrent: int = 2
+    ndt7_ip_per_hour: int = 60
+    survey_path: str = ""
+    tiles_store: str = ""
+    datamap_min_age_hours: float = 24.0
+    aggregations_path: str = ""
+    bigquery_project: str = ""
+    mlab_bbox: str = ""
+    mlab_since: str = ""
+    basemap_url: str = ""
+    basemap_attribution: str = "© OpenStreetMap contributors"
+    backlog_soft_limit: int = 20000
+    backlog_hard_limit: int = 100000
+    log_format: str = "text"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod

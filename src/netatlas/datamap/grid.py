@@ -6,6 +6,7 @@ import struct
 from collections.abc import Iterable
 
 SCALE = 1000
+MAX_AGE_DAYS = 365  # cells unseen for longer are drawn no more and removed by cleanup_datamap
 _GRID = struct.Struct(">II")
 # Quadrants split at 36°N and 5°E, which halves populated land (Ichnaea compatibility).
 SPLIT_LAT = 36 * SCALE + 90 * SCALE

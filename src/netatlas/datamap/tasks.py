@@ -1,19 +1,27 @@
-"""Datamap jobs: record which grid cells saw positions today; forget cells unseen for a year."""
+"""Datamap jobs: record which grid cells saw positions today; forget cells unseen for a year;
+render the coverage tiles."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, delete
 
-from netatlas.datamap.grid import decode_chunk
+from netatlas.datamap.grid import MAX_AGE_DAYS, decode_chunk
 from netatlas.datamap.models import QUADRANTS, datamap_tables
 from netatlas.db.upsert import insert_for
 from netatlas.jobs.batches import drain
 from netatlas.jobs.context import Context
 from netatlas.queue.base import Batch
+from netatlas.settings import Settings
 
-MAX_AGE_DAYS = 365
+if TYPE_CHECKING:
+    from netatlas.datamap.render import RenderReport
+
+log = logging.getLogger(__name__)
 
 
 def update_datamap(ctx: Context, quad: str, *, today: dt.date | None = None) -> int:
@@ -46,3 +54,27 @@ def cleanup_datamap(ctx: Context, *, today: dt.date | None = None) -> int:
         for table in datamap_tables.values():
             removed += conn.execute(delete(table).where(table.c.modified < cutoff)).rowcount
     return removed
+
+
+def state_dir(settings: Settings) -> Path:
+    """Where render snapshots and locks live (never published)."""
+    return settings.data_dir / "datamap"
+
+
+def render_datamap_tiles(ctx: Context) -> RenderReport | None:
+    """The scheduled incremental render into the configured tile store."""
+    from netatlas.datamap.render import render_tiles
+    from netatlas.datamap.state import Busy
+    from netatlas.datamap.store import open_store
+
+    store = open_store(ctx.settings.tiles_store, ctx.settings)
+    try:
+        return render_tiles(
+            ctx.engine,
+            store,
+            state_dir(ctx.settings),
+            min_age_hours=ctx.settings.datamap_min_age_hours,
+        )
+    except Busy:
+        log.info("tiles of %s are being rendered by another process; skipped", store.url)
+        return None

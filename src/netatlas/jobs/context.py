@@ -19,6 +19,9 @@ class Context:
     engine: Engine
     queue: Queue
     _regions: RegionLookup | None = field(default=None, repr=False)
+    # Set by ``process --until-idle``: send partial export batches now instead of letting
+    # them wait for their target's max age.
+    flush: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine | None = None) -> Context:

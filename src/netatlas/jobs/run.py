@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -20,8 +21,13 @@ def process_until_idle(ctx: Context, *, timeout: float = 3600.0) -> int:
     """Run every pipeline job in flow order until all queues are empty; returns the rounds.
 
     Batches claimed by a process that died stay leased until their lease runs out; while
-    only such batches remain, rounds are spaced out instead of spinning.
+    only such batches remain, rounds are spaced out instead of spinning. Partial export
+    batches are sent at once; queues of export targets that are failing (in back-off, or
+    dead letters) do not keep it waiting.
     """
+    from netatlas.export.tasks import parked_queues
+
+    ctx = dataclasses.replace(ctx, flush=True)
     pipeline = [j for j in jobs() if j.pipeline]
     deadline = time.monotonic() + timeout
     rounds = 0
@@ -30,7 +36,7 @@ def process_until_idle(ctx: Context, *, timeout: float = 3600.0) -> int:
         started = time.monotonic()
         for job in pipeline:
             run_job(ctx, job)
-        if not ctx.queue.queues():
+        if not set(ctx.queue.queues()) - parked_queues(ctx):
             return rounds
         if time.monotonic() - started < 0.1:
             time.sleep(0.2)

@@ -24,13 +24,18 @@ class Job:
 
 
 def _jobs() -> list[Job]:
-    from netatlas.datamap.tasks import cleanup_datamap, update_datamap
-    from netatlas.export.tasks import update_incoming
+    from netatlas.broadband.aggregate.tasks import import_mlab_daily, update_broadband_stats
+    from netatlas.datamap.tasks import cleanup_datamap, render_datamap_tiles, update_datamap
+    from netatlas.export.downloads import cell_export_diff, cell_export_full
+    from netatlas.export.tasks import update_exports, update_incoming
     from netatlas.jobs.batches import prune_applied
     from netatlas.location.tasks import station_queues, update_cellarea, update_stations
     from netatlas.monitor.tasks import update_statcounter, update_statregion
 
-    jobs = [Job("update_incoming", update_incoming, 2.0)]
+    jobs = [
+        Job("update_incoming", update_incoming, 2.0),
+        Job("update_exports", update_exports, 5.0),
+    ]
     for kind, shard in station_queues():
         jobs.append(
             Job(f"update_{kind}_{shard}", partial(update_stations, kind=kind, shard=shard), 5.0)
@@ -40,9 +45,16 @@ def _jobs() -> list[Job]:
         jobs.append(Job(f"update_datamap_{quad}", partial(update_datamap, quad=quad), 10.0))
     jobs += [
         Job("update_statcounter", update_statcounter, 60.0),
+        Job("update_broadband_stats", update_broadband_stats, 30.0),
+        # Hourly check; fetches only when M-Lab has published a new day.
+        Job("import_mlab_daily", import_mlab_daily, 3600.0, pipeline=False),
         Job("update_statregion", update_statregion, 3600.0, pipeline=False),
         Job("cleanup_datamap", cleanup_datamap, 86400.0, pipeline=False),
+        Job("render_datamap_tiles", render_datamap_tiles, 600.0, pipeline=False),
         Job("prune_applied", prune_applied, 3600.0, pipeline=False),
+        # Each writes its file once per hour / day; the periods only bound the delay.
+        Job("cell_export_diff", cell_export_diff, 300.0, pipeline=False),
+        Job("cell_export_full", cell_export_full, 1800.0, pipeline=False),
     ]
     return jobs
 

@@ -148,6 +148,9 @@ def seed_once(settings: Settings) -> int:
                 for t in wifi_shards.values()
             )
         count = 0 if has_data else queue_demo(make_queue(settings, engine))
+        from netatlas.broadband.mlab_demo import seed_broadband_demo
+
+        seed_broadband_demo(engine, settings.aggregations_path)  # speed tests, if none yet
     finally:
         engine.dispose()
     settings.data_dir.mkdir(parents=True, exist_ok=True)

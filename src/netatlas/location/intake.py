@@ -11,8 +11,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
+from netatlas.location.backpressure import QUEUE_RETRY_AFTER, Backpressure, Unavailable
 from netatlas.location.body import decode_body
-from netatlas.location.errors import ServiceUnavailable
 from netatlas.location.keys import ApiKey
 from netatlas.location.report import Submission, encode_submission
 from netatlas.location.submit import parse_submit
@@ -63,12 +63,20 @@ def prepare_submission(
     return encode_submission(submission), len(result.reports)
 
 
-def queue_submission(queue: Queue, item: bytes, reports: int) -> None:
-    """Push a prepared item durably; ServiceUnavailable when the queue cannot take it."""
+def queue_submission(
+    queue: Queue, item: bytes, reports: int, pressure: Backpressure | None = None
+) -> None:
+    """Push a prepared item durably; ServiceUnavailable when the queue cannot take it.
+
+    With ``pressure``, a backlog over the hard limit refuses the item (``Overloaded``, a 503
+    with ``Retry-After``) before anything is queued.
+    """
+    if pressure is not None:
+        pressure.admit_submission()
     try:
         queue.push(INCOMING, [item])
     except QueueUnavailable as exc:
-        raise ServiceUnavailable() from exc
+        raise Unavailable(QUEUE_RETRY_AFTER) from exc
     STATS.reports += reports
 
 

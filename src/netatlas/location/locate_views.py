@@ -12,11 +12,13 @@ from starlette.routing import Route
 
 from netatlas.location.body import decode_body
 from netatlas.location.errors import ApiError
-from netatlas.location.locate.query import Query, parse_query
+from netatlas.location.locate.query import LocateRequest, Query, parse_query
 from netatlas.location.locating import Caller, country, geolocate
+from netatlas.location.schema import CountryResponse, ErrorEnvelope, GeolocateResponse
 from netatlas.services import Services
 from netatlas.web.clientip import client_ip
 from netatlas.web.http import charset_of, error_response, json_response, options_response, read_body
+from netatlas.web.openapi import OpenAPIPath, Param, Reply
 
 METHODS = ["GET", "HEAD", "POST", "OPTIONS"]
 
@@ -62,4 +64,31 @@ def _view(answer: Answer) -> Callable[[Request], Awaitable[Response]]:
 routes = [
     Route("/v1/geolocate", _view(geolocate), methods=METHODS),
     Route("/v1/country", _view(country), methods=METHODS),
+]
+
+
+def _locate_doc(path: str, answer: type, summary: str) -> OpenAPIPath:
+    return OpenAPIPath(
+        path,
+        "post",
+        summary,
+        request=LocateRequest,
+        params=[Param("key", "API key (required when the server requires keys).")],
+        tags=("location",),
+        description="An empty body is an IP-only query. Bodies may be gzip-encoded.",
+        responses={
+            200: Reply("The answer.", answer),
+            400: Reply("Bad body or key.", ErrorEnvelope),
+            403: Reply("The key's daily limit is used up.", ErrorEnvelope),
+            404: Reply("No source knows the place.", ErrorEnvelope),
+            413: Reply("The body is over the size limit.", ErrorEnvelope),
+            429: Reply("Too many keyless requests.", ErrorEnvelope, headers=("Retry-After",)),
+            503: Reply("A backend is unavailable.", ErrorEnvelope, headers=("Retry-After",)),
+        },
+    )
+
+
+openapi = [
+    _locate_doc("/v1/geolocate", GeolocateResponse, "Locate a device from the networks it sees."),
+    _locate_doc("/v1/country", CountryResponse, "The country a device is in."),
 ]

@@ -28,6 +28,7 @@ from netatlas.location.locate.query import Query
 from netatlas.location.locate.result import RegionResult, Result
 from netatlas.location.locate.service import locate, region
 from netatlas.location.report import Position, Report, Submission, encode_submission
+from netatlas.monitor.metrics import learning, locate_answer
 from netatlas.queue import QueueUnavailable
 from netatlas.services import Services
 
@@ -103,6 +104,7 @@ def geolocate(services: Services, query: Query, caller: Caller) -> dict[str, Any
                 )
             )
     best = results.best()
+    locate_answer("geolocate", best.source if best is not None else None)
     if best is None:
         raise NotFound()
     if best.source == "internal":
@@ -127,6 +129,7 @@ def country(services: Services, query: Query, caller: Caller) -> dict[str, Any]:
         geoip = RegionResult(found.region, found.region_radius, found.score, marker, "geoip")
     found_regions = region(services.read_engine, query, geoip, region_radius=regions.max_radius)
     best = found_regions.best()
+    locate_answer("country", best.source if best is not None else None)
     if best is None:
         raise NotFound()
     code = genc_code(best.region)
@@ -171,11 +174,15 @@ def _learn(
 
     Only answers from our own stations are learnt from (never GeoIP or the fallback provider),
     and only when the client opted in (``X-Ichnaea-Contribute-Opt-In: 1``) or its key's
-    ``store_sample_locate`` picks it. Learning is best effort: a full queue never fails the
-    answer.
+    ``store_sample_locate`` picks it; a growing pipeline backlog samples these down (see
+    ``backpressure``). Learning is best effort: a full queue never fails the answer.
     """
     chosen = key is not None and random.random() * 100 < key.store_sample_locate
     if not (caller.contribute or chosen):
+        return
+    learnt = services.backpressure.learn()
+    learning(learnt)
+    if not learnt:
         return
     now = int(time.time() * 1000)
     report = Report(

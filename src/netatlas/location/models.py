@@ -86,6 +86,10 @@ def _cell_table(radio: str) -> Table:
         Column("cid", BigInteger, nullable=False),
         Column("psc", SmallInteger),
         *_station_columns(),
+        # NULL for cells learnt from this instance's submissions; otherwise the data set the
+        # cell was imported from ("mls", "ocid", …), kept when crowd data later refines it, so
+        # imported data (OpenCellID is CC BY-SA) stays apart in public exports.
+        Column("origin", String(16)),
         UniqueConstraint("radio", "mcc", "mnc", "lac", "cid"),
         Index(f"ix_{name}_region", "region"),
         Index(f"ix_{name}_modified", "modified"),

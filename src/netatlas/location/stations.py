@@ -249,7 +249,8 @@ def apply_observations(
                 if o.psc is not None:
                     psc = o.psc
             c = cells[0]
-            values = [key, key[0], c.mcc, c.mnc, c.lac, c.cid, psc, *astuple(new)]
+            # origin last: None for a new cell; an existing row keeps its own (see _write_rows).
+            values = [key, key[0], c.mcc, c.mnc, c.lac, c.cid, psc, *astuple(new), None]
             if transition != CONFIRM:
                 dirty.add(key[:9])  # radio, mcc, mnc, lac: the area id
         else:
@@ -292,13 +293,18 @@ def _row_layout(table: Table) -> list[str]:
     names = [c.name for c in table.columns]
     pk = table.primary_key.columns[0].name
     cell = ["radio", "mcc", "mnc", "lac", "cid", "psc"] if "psc" in names else []
-    if names != [pk, *cell, *STATION_COLUMNS]:
+    tail = ["origin"] if cell else []
+    if names != [pk, *cell, *STATION_COLUMNS, *tail]:
         raise RuntimeError(f"unexpected column order in {table.name}: {names}")
     return names
 
 
 def _write_rows(conn: Connection, table: Table, rows: list[list[Any]]) -> None:
-    """One executemany of the upsert for every row (lists in table column order)."""
+    """One executemany of the upsert for every row (lists in table column order).
+
+    A cell's ``origin`` (the data set it was imported from) survives crowd updates.
+    """
+    keep = ("origin",) if "origin" in table.c else ()
     if conn.dialect.name == "postgresql":
         # psycopg pipelines an executemany; SQLAlchemy's per-row parameter processing would
         # cost more than the driver itself, and PostgreSQL's types need none. So the dialect's
@@ -307,7 +313,7 @@ def _write_rows(conn: Connection, table: Table, rows: list[list[Any]]) -> None:
             _row_layout(table)
             dialect_class: Any = type(conn.dialect)
             positional = dialect_class(paramstyle="format")
-            compiled = _upsert(conn, table).compile(dialect=positional)
+            compiled = _upsert(conn, table, keep).compile(dialect=positional)
             if list(compiled.positiontup or ()) != [c.name for c in table.columns]:
                 raise RuntimeError(f"unexpected parameter order for {table.name}")
             return str(compiled.string)
@@ -317,7 +323,7 @@ def _write_rows(conn: Connection, table: Table, rows: list[list[Any]]) -> None:
         return
     # SQLite stores dates and times as text: SQLAlchemy's types do that conversion.
     names = _cached(conn, table, "layout", lambda: _row_layout(table))
-    stmt = _cached(conn, table, "upsert", lambda: _upsert(conn, table))
+    stmt = _cached(conn, table, "upsert", lambda: _upsert(conn, table, keep))
     conn.execute(stmt, [dict(zip(names, r, strict=True)) for r in rows])
 
 

@@ -1,0 +1,143 @@
+"""Benchmark: aggregating 1,000,000 unified-view rows into counties, H3 resolution 8 and
+quadkey 16 tiles, each × month × ISP; an incremental update; a 3,000-feature stats answer;
+the sketches' accuracy against numpy.
+
+    python -m bench.aggregate [ROWS]
+
+Counties are 60 Voronoi polygons over the box (imported as a GeoJSON layer). The rebuild
+includes reading the tests, spatial assignment and writing every bin. The stats answer is
+timed in-process (query, statistics and GeoJSON), cold (answer cache emptied each time) and
+warm. Accuracy: every county × ISP bin re-binned from months to the year, its p10, quartiles,
+median and p90 against ``numpy.quantile`` of the raw tests in it.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import shapely
+from sqlalchemy import select
+
+from bench.mlab_import import BBOX, fresh_engine, write_rows
+from netatlas.broadband.aggregate.service import StatsService, render
+from netatlas.broadband.aggregate.update import update_statistics
+from netatlas.broadband.areas import get_layer
+from netatlas.broadband.areas_import import import_layer
+from netatlas.broadband.mlab_import import import_paths
+from netatlas.broadband.models import measurements
+
+AGGS = {
+    "aggregation": [
+        {"name": "counties", "area": "counties", "time": "month", "isp": True},
+        {"name": "hex8", "area": "h3:8", "time": "month", "isp": True},
+        {"name": "tiles", "area": "quadkey:16", "time": "month", "isp": True},
+    ]
+}
+
+
+def counties(path: Path) -> None:
+    rng = np.random.default_rng(1)
+    w, s, e, n = BBOX
+    seeds = shapely.multipoints(np.column_stack([rng.uniform(w, e, 60), rng.uniform(s, n, 60)]))
+    cells = shapely.get_parts(shapely.voronoi_polygons(seeds, extend_to=shapely.box(*BBOX)))
+    cells = shapely.intersection(cells, shapely.box(*BBOX))
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"GEOID": f"53{i:03d}", "NAME": f"County {i}"},
+            "geometry": json.loads(shapely.to_geojson(c)),
+        }
+        for i, c in enumerate(cells)
+    ]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+
+
+def main() -> None:
+    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        engine = fresh_engine("sqlite", root)
+        write_rows(root / "rows.ndjson", rows)
+        write_rows(root / "more.ndjson", 10_000, seed=2, prefix="ndt-more")
+        import_paths(engine, [root / "rows.ndjson"])
+        counties(root / "counties.geojson")
+        import_layer(engine, "counties", root / "counties.geojson", "GEOID", "NAME")
+        config = root / "aggregations.json"
+        config.write_text(json.dumps(AGGS))
+
+        started = time.monotonic()
+        reports = update_statistics(engine, str(config), rebuild=True)
+        total = time.monotonic() - started
+        for r in reports:
+            print(f"rebuild {r.name}: {r.tests} tests -> {r.bins} bins")
+        print(f"rebuild of all three from {rows} rows: {total:.1f} s")
+
+        import_paths(engine, [root / "more.ndjson"])
+        started = time.monotonic()
+        reports = update_statistics(engine, str(config))
+        print(
+            f"incremental update with 10,000 new rows: {time.monotonic() - started:.2f} s"
+            f" ({', '.join(f'{r.name} {r.bins} bins' for r in reports)})"
+        )
+
+        service = StatsService(engine, str(config))
+        params = {"b.area": "key", "f.time": "2024-03,2024-03", "f.isp": "Ziply Fiber",
+                  "stats": "tests,clients,download_median,upload_median,min_rtt_median",
+                  "limit": "3000"}  # fmt: skip
+        for label, clear in (("cold", True), ("warm", False)):
+            times = []
+            for _ in range(21):
+                if clear:
+                    service._cache.clear()
+                started = time.perf_counter()
+                result = service.answer("hex8", params)
+                assert result.answer is not None
+                body, _ = render("hex8", result.answer, "geojson", None)
+                times.append(time.perf_counter() - started)
+            features = len(json.loads(body)["features"])
+            print(f"stats {label}: {features} GeoJSON features ({len(body) / 1e6:.1f} MB),"
+                  f" p50 {statistics.median(times) * 1000:.0f} ms")  # fmt: skip
+
+        accuracy(engine, service)
+        engine.dispose()
+
+
+def accuracy(engine, service: StatsService) -> None:  # type: ignore[no-untyped-def]
+    layer = get_layer(engine, "counties")
+    m = measurements.c
+    with engine.connect() as conn:
+        raw = conn.execute(
+            select(m.lat, m.lon, m.isp, m.mean_mbps).where(m.direction == "download")
+        ).all()
+    lat, lon = np.array([r[0] for r in raw]), np.array([r[1] for r in raw])
+    keys = layer.keys(layer.assign(lat, lon))
+    groups: dict[tuple[str, str], list[float]] = {}
+    for key, r in zip(keys, raw, strict=True):
+        groups.setdefault((key, r[2]), []).append(r[3])
+    qs = {"download_p10": 0.1, "download_q25": 0.25, "download_median": 0.5,
+          "download_q75": 0.75, "download_p90": 0.9}  # fmt: skip
+    params = {"b.area": "key", "b.isp": "", "stats": ",".join(qs), "limit": "50000"}
+    answer = service.answer("counties", params).answer
+    assert answer is not None
+    worst = 0.0
+    compared = 0
+    for row in answer.rows:
+        values = np.array(groups[(row["area"], row["isp"])])
+        if values.size < 20:
+            continue
+        for stat, q in qs.items():
+            exact = float(np.quantile(values, q))
+            worst = max(worst, abs(row[stat] - exact) / exact)
+            compared += 1
+    print(f"accuracy: {compared} quantiles of {len(answer.rows)} county × ISP bins (months merged"
+          f" into the year) vs numpy: worst relative error {worst * 100:.2f} %")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""Declared aggregations: what to bin by and how, read from ``NETATLAS_AGGREGATIONS_PATH``.
+
+The file is TOML (or JSON with the same shape)::
+
+    [[aggregation]]
+    name = "by_county"            # letters, digits, - and _
+    area = "counties"             # an imported layer, "countries", "h3:8", "quadkey:16";
+                                  # omitted: no spatial bin
+    time = "month"                # hour, day, week, month, quarter, year or all
+    hour_of_day = false           # also bin by local hour (0–23)
+    day_of_week = false           # also bin by local weekday (0 Monday – 6 Sunday)
+    timezone = "America/Los_Angeles"   # for slices, hours and weekdays; default UTC
+    isp = true                    # bin by ISP (the AS name, rewritten below)
+    location = "survey"           # "ip" (default): the IP location; "survey": a survey's
+                                  # consented browser location replaces it
+    min_tests = 5                 # fewer tests of a direction: its figures are withheld
+    tests_per_client_day = 2      # M-Lab-style de-duplication; 0: keep every test
+    sources = ["local", "mlab", "import"]   # default: all
+    [aggregation.isp_rewrites]    # Piecewise's form: display name = [patterns]
+    "CenturyLink" = ["qwest", "embarq", "centurytel", "centurylink"]
+
+A pattern matches case-insensitively anywhere in ``AS<number> <AS name>``; ``/…/`` is a
+regular expression. The first rule that matches names the ISP; otherwise the AS name is used.
+Without a file, :data:`DEFAULTS` apply.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netatlas.broadband.aggregate.timebins import UNITS, zone
+
+__all__ = ["DEFAULTS", "Aggregation", "ConfigError", "load_aggregations", "parse_aggregations"]
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+SOURCES = ("local", "mlab", "import")
+
+
+class ConfigError(ValueError):
+    """The aggregations file is wrong; the message says where."""
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    name: str
+    area: str | None = None
+    time: str = "month"
+    hour_of_day: bool = False
+    day_of_week: bool = False
+    timezone: str = "UTC"
+    isp: bool = False
+    isp_rewrites: tuple[tuple[str, str], ...] = ()  # (pattern, display name)
+    location: str = "ip"
+    min_tests: int = 5
+    tests_per_client_day: int = 0
+    sources: tuple[str, ...] = field(default=SOURCES)
+
+    def fingerprint(self, layer_version: str = "") -> str:
+        """Changes whenever the bins would: a different declaration or polygon layer."""
+        text = json.dumps([asdict(self), layer_version], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    @property
+    def bins(self) -> list[str]:
+        """The dimensions this aggregation bins by."""
+        dims = []
+        if self.area:
+            dims.append("area")
+        dims.append("time")
+        if self.hour_of_day:
+            dims.append("hour")
+        if self.day_of_week:
+            dims.append("dow")
+        if self.isp:
+            dims.append("isp")
+        return dims
+
+
+DEFAULTS: tuple[Aggregation, ...] = (
+    Aggregation("countries", area="countries", time="month", isp=True),
+    Aggregation("hex8", area="h3:8", time="month", isp=True, location="survey"),
+    Aggregation("tiles", area="quadkey:16", time="quarter"),
+)
+
+
+def _rewrites(value: Any, where: str) -> tuple[tuple[str, str], ...]:
+    rules: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        for display, patterns in value.items():
+            if isinstance(patterns, str):
+                patterns = [patterns]
+            if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+                raise ConfigError(f"{where}: isp_rewrites.{display} must be a list of patterns")
+            rules.extend((p, str(display)) for p in patterns)
+    elif isinstance(value, list):
+        for item in value:
+            if not (
+                isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)
+            ):
+                raise ConfigError(f"{where}: isp_rewrites entries are [pattern, name] pairs")
+            rules.append((item[0], item[1]))
+    else:
+        raise ConfigError(f"{where}: isp_rewrites must be a table or a list of pairs")
+    for pattern, _ in rules:
+        if len(pattern) > 1 and pattern.startswith("/") and pattern.endswith("/"):
+            try:
+                re.compile(pattern[1:-1])
+            except re.error as exc:
+                raise ConfigError(f"{where}: bad regular expression {pattern}: {exc}") from None
+    return tuple(rules)
+
+
+_KEYS = {
+    "name", "area", "time", "hour_of_day", "day_of_week", "timezone", "isp", "isp_rewrites",
+    "location", "min_tests", "tests_per_client_day", "sources",
+}  # fmt: skip
+
+
+def _one(raw: Any, where: str) -> Aggregation:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table")
+    unknown = set(raw) - _KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(_KEYS)}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(f"{where}: name must be 1–64 letters, digits, - or _")
+    where = f"aggregation {name!r}"
+    area = raw.get("area")
+    if area is not None and (not isinstance(area, str) or not area):
+        raise ConfigError(f"{where}: area must be a layer name")
+    time = raw.get("time", "month")
+    if time not in UNITS:
+        raise ConfigError(f"{where}: time must be one of {', '.join(UNITS)}")
+    tz = raw.get("timezone", "UTC")
+    try:
+        zone(str(tz))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    location = raw.get("location", "ip")
+    if location not in ("ip", "survey"):
+        raise ConfigError(f"{where}: location must be ip or survey")
+    sources = raw.get("sources", list(SOURCES))
+    if not isinstance(sources, list) or not set(sources) <= set(SOURCES) or not sources:
+        raise ConfigError(f"{where}: sources must be a list drawn from {', '.join(SOURCES)}")
+    ints = {}
+    for key, default in (("min_tests", 5), ("tests_per_client_day", 0)):
+        value = raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{where}: {key} must be a whole number ≥ 0")
+        ints[key] = value
+    flags = {}
+    for key in ("hour_of_day", "day_of_week", "isp"):
+        value = raw.get(key, False)
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: {key} must be true or false")
+        flags[key] = value
+    rewrites = _rewrites(raw["isp_rewrites"], where) if "isp_rewrites" in raw else ()
+    return Aggregation(
+        name=name,
+        area=area,
+        time=time,
+        timezone=str(tz),
+        location=location,
+        isp_rewrites=rewrites,
+        sources=tuple(sources),
+        min_tests=ints["min_tests"],
+        tests_per_client_day=ints["tests_per_client_day"],
+        hour_of_day=flags["hour_of_day"],
+        day_of_week=flags["day_of_week"],
+        isp=flags["isp"],
+    )
+
+
+def parse_aggregations(data: Any) -> tuple[Aggregation, ...]:
+    """Aggregations from the decoded file (``{"aggregation": [ {...}, ... ]}``)."""
+    items = data.get("aggregation") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not items:
+        raise ConfigError("expected a list of [[aggregation]] tables")
+    result = tuple(_one(raw, f"aggregation #{i + 1}") for i, raw in enumerate(items))
+    names = [a.name for a in result]
+    if len(set(names)) != len(names):
+        raise ConfigError("aggregation names must be unique")
+    return result
+
+
+def load_aggregations(path: str) -> tuple[Aggregation, ...]:
+    """The declared aggregations (the defaults when ``path`` is empty)."""
+    if not path:
+        return DEFAULTS
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+        data = json.loads(raw) if file.suffix.lower() == ".json" else tomllib.loads(raw.decode())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return parse_aggregations(data)

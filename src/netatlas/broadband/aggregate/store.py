@@ -1,0 +1,117 @@
+"""Reading and writing ``stats_bin`` rows and the per-aggregation ``stats_state``.
+
+Writers claim an aggregation first: its state row is updated on the condition that its
+version is still the one they read, before any bin is written, in the same transaction. Two
+updaters racing (the embedded scheduler and a ``netatlas aggregate`` beside it) therefore
+never count a test twice: the second finds the version moved on and rolls back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, select, tuple_, update
+
+from netatlas.broadband.aggregate.models import stats_bin, stats_state
+from netatlas.db.upsert import insert_for
+
+__all__ = ["KEYS", "STATS_COLUMNS", "State", "claim", "get_state", "load_bins", "write_bins"]
+
+KEYS = ("area", "period", "hour", "dow", "isp")
+STATS_COLUMNS = tuple(c.name for c in stats_bin.columns if c.name not in ("aggregation", *KEYS))
+BATCH = 5000
+
+
+@dataclass(frozen=True)
+class State:
+    fingerprint: str
+    watermark: int
+    version: int
+    updated: datetime
+
+
+def get_state(conn: Connection, name: str) -> State | None:
+    row = conn.execute(select(stats_state).where(stats_state.c.aggregation == name)).first()
+    if row is None:
+        return None
+    return State(row.fingerprint, int(row.watermark), int(row.version), row.updated)
+
+
+def states(conn: Connection) -> dict[str, State]:
+    rows = conn.execute(select(stats_state)).all()
+    return {
+        r.aggregation: State(r.fingerprint, int(r.watermark), int(r.version), r.updated)
+        for r in rows
+    }
+
+
+def claim(
+    conn: Connection, name: str, seen: State | None, fingerprint: str, watermark: int
+) -> int | None:
+    """Move the state on from ``seen``; returns the new version, or None when another writer
+    got there first."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    if seen is None:
+        stmt = (
+            insert_for(conn, stats_state)
+            .values(
+                aggregation=name,
+                fingerprint=fingerprint,
+                watermark=watermark,
+                version=1,
+                updated=now,
+            )
+            .on_conflict_do_nothing(index_elements=["aggregation"])
+            .returning(stats_state.c.version)
+        )
+        return 1 if conn.execute(stmt).first() is not None else None
+    result = conn.execute(
+        update(stats_state)
+        .where(stats_state.c.aggregation == name, stats_state.c.version == seen.version)
+        .values(fingerprint=fingerprint, watermark=watermark, version=seen.version + 1, updated=now)
+        .returning(stats_state.c.version)
+    )
+    return seen.version + 1 if result.first() is not None else None
+
+
+def load_bins(conn: Connection, name: str, keys: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """The stored bins with these keys (row mappings)."""
+    out: list[Any] = []
+    key_cols = tuple_(*(stats_bin.c[k] for k in KEYS))
+    for i in range(0, len(keys), 500):
+        rows = conn.execute(
+            select(stats_bin).where(
+                stats_bin.c.aggregation == name, key_cols.in_(list(keys[i : i + 500]))
+            )
+        ).all()
+        out.extend(r._mapping for r in rows)
+    return out
+
+
+def write_bins(
+    conn: Connection, name: str, columns: Mapping[str, Sequence[Any]], *, replace_all: bool
+) -> int:
+    """Store bins given as columns (keys and statistics); with ``replace_all`` the
+    aggregation's other bins are deleted first, else equal keys are overwritten."""
+    names = ["aggregation", *KEYS, *STATS_COLUMNS]
+    n = len(columns["period"])
+    values = [[name] * n, *(columns[c] for c in names[1:])]
+    rows = list(zip(*values, strict=True))
+    if replace_all:
+        conn.execute(delete(stats_bin).where(stats_bin.c.aggregation == name))
+    # Plain tuples straight to the driver: SQLAlchemy's per-parameter processing of 35
+    # columns costs more than the database for the hundreds of thousands of bins of a rebuild.
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {stats_bin.name} ({', '.join(names)})"
+        f" VALUES ({', '.join([mark] * len(names))})"
+    )
+    if not replace_all:
+        sql += f" ON CONFLICT ({', '.join(['aggregation', *KEYS])}) DO UPDATE SET "
+        sql += ", ".join(f"{c} = excluded.{c}" for c in STATS_COLUMNS)
+    for i in range(0, n, BATCH):
+        conn.exec_driver_sql(sql, rows[i : i + BATCH])
+    return n

@@ -1,0 +1,374 @@
+"""Spatial bins: which area each test location falls in, and each area's outline.
+
+Four kinds of layer, each answering with int64 codes (-1: outside every area):
+
+* ``countries`` — Natural Earth countries (:mod:`netatlas.geo.regions`), keyed by ISO code;
+* ``h3:R`` — H3 hexagons at resolution R (0–15), keyed by the cell's hex string;
+* ``quadkey:Z`` — web-Mercator tiles at zoom Z (1–24), keyed by quadkey (zoom 16 is Ookla's
+  open-data grid);
+* any other name — a polygon layer imported with ``netatlas areas import``
+  (:mod:`.areas_import`), keyed by the chosen property.
+
+Bins of one layer can be re-binned into a coarser one: H3 cells into their parents, tiles
+into the tiles that hold them, any area into the area of another layer holding its centre.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import h3.api.basic_int as h3
+import msgspec
+import numpy as np
+import numpy.typing as npt
+import shapely
+from sqlalchemy import Engine, select
+
+from netatlas.broadband.aggregate.models import area, area_layer
+from netatlas.geo.regions import get_regions, region_name
+
+__all__ = ["AreaLayer", "UnknownLayer", "assign", "get_layer", "layer_names", "valid_layer_name"]
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_encode = msgspec.json.encode
+MAX_MERCATOR_LAT = 85.05112878
+
+
+class UnknownLayer(ValueError):
+    """No layer of that name."""
+
+
+class AreaLayer(Protocol):
+    spec: str  # the name aggregations use
+    version: str  # changes when the layer's areas change
+
+    def assign(self, lat: F64, lon: F64) -> I64:
+        """Area code of each point; -1 outside every area."""
+
+    def keys(self, codes: I64) -> list[str]:
+        """The key of each area code."""
+
+    def codes(self, keys: Sequence[str]) -> I64:
+        """The code of each key; -1 for keys not in the layer."""
+
+    def centres(self, codes: I64) -> tuple[F64, F64]:
+        """A point (lat, lon) inside each area."""
+
+    def geometry(self, key: str) -> bytes | None:
+        """The area's outline as GeoJSON."""
+
+    def name(self, key: str) -> str | None:
+        """A readable name of the area, when the layer has one."""
+
+
+def valid_layer_name(name: str) -> bool:
+    """Can an imported polygon layer have this name?"""
+    return bool(_NAME.match(name)) and name not in ("countries", "all")
+
+
+def _polygon(ring: Sequence[tuple[float, float]]) -> bytes:
+    return _encode({"type": "Polygon", "coordinates": [[[x, y] for x, y in ring]]})
+
+
+class H3Layer:
+    def __init__(self, resolution: int) -> None:
+        self.resolution = resolution
+        self.spec = f"h3:{resolution}"
+        self.version = "1"
+
+    def assign(self, lat: F64, lon: F64) -> I64:
+        res = self.resolution
+        ok = np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
+        out = np.full(lat.size, -1, np.int64)
+        idx = np.flatnonzero(ok)
+        pairs = zip(lat[idx].tolist(), lon[idx].tolist(), strict=True)
+        cells = [h3.latlng_to_cell(a, b, res) for a, b in pairs]
+        out[idx] = np.array(cells, dtype=np.int64)  # H3 indexes never set the top bit
+        return out
+
+    def keys(self, codes: I64) -> list[str]:
+        return [h3.int_to_str(c) for c in codes.tolist()]
+
+    def codes(self, keys: Sequence[str]) -> I64:
+        out = []
+        for key in keys:
+            try:
+                cell = h3.str_to_int(key)
+                ok = h3.is_valid_cell(cell) and h3.get_resolution(cell) == self.resolution
+            except (ValueError, TypeError):
+                ok = False
+            out.append(cell if ok else -1)
+        return np.array(out, dtype=np.int64)
+
+    def centres(self, codes: I64) -> tuple[F64, F64]:
+        pts = [h3.cell_to_latlng(c) for c in codes.tolist()]
+        arr = np.array(pts, dtype=np.float64).reshape(-1, 2)
+        return arr[:, 0], arr[:, 1]
+
+    def parents(self, codes: I64, resolution: int) -> I64:
+        return np.array([h3.cell_to_parent(c, resolution) for c in codes.tolist()], np.int64)
+
+    def geometry(self, key: str) -> bytes | None:
+        boundary = h3.cell_to_boundary(h3.str_to_int(key))
+        ring = [(lng, lat) for lat, lng in boundary]
+        return _polygon([*ring, ring[0]])
+
+    def name(self, key: str) -> str | None:
+        return None
+
+
+class QuadkeyLayer:
+    def __init__(self, zoom: int) -> None:
+        self.zoom = zoom
+        self.spec = f"quadkey:{zoom}"
+        self.version = "1"
+
+    def assign(self, lat: F64, lon: F64) -> I64:
+        n = 1 << self.zoom
+        ok = np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= MAX_MERCATOR_LAT)
+        ok &= np.abs(lon) <= 180
+        phi = np.radians(np.clip(np.where(ok, lat, 0.0), -MAX_MERCATOR_LAT, MAX_MERCATOR_LAT))
+        x = np.floor((np.where(ok, lon, 0.0) + 180.0) / 360.0 * n).astype(np.int64)
+        y = np.floor((1.0 - np.arcsinh(np.tan(phi)) / math.pi) / 2.0 * n).astype(np.int64)
+        x, y = np.clip(x, 0, n - 1), np.clip(y, 0, n - 1)
+        return np.where(ok, x * n + y, -1)
+
+    def _xy(self, codes: I64) -> tuple[I64, I64]:
+        n = 1 << self.zoom
+        return codes // n, codes % n
+
+    def keys(self, codes: I64) -> list[str]:
+        xs, ys = self._xy(codes)
+        out = []
+        for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
+            digits = [
+                str(((x >> i) & 1) + 2 * ((y >> i) & 1)) for i in range(self.zoom - 1, -1, -1)
+            ]
+            out.append("".join(digits))
+        return out
+
+    def codes(self, keys: Sequence[str]) -> I64:
+        n = 1 << self.zoom
+        out = []
+        for key in keys:
+            if len(key) != self.zoom or key.strip("0123"):
+                out.append(-1)
+                continue
+            x = y = 0
+            for digit in key:
+                d = int(digit)
+                x, y = (x << 1) | (d & 1), (y << 1) | (d >> 1)
+            out.append(x * n + y)
+        return np.array(out, dtype=np.int64)
+
+    def _bounds(self, x: Any, y: Any) -> tuple[Any, Any, Any, Any]:
+        n = float(1 << self.zoom)
+        west = x / n * 360.0 - 180.0
+        east = (x + 1) / n * 360.0 - 180.0
+        north = np.degrees(np.arctan(np.sinh(math.pi * (1 - 2 * y / n))))
+        south = np.degrees(np.arctan(np.sinh(math.pi * (1 - 2 * (y + 1) / n))))
+        return west, south, east, north
+
+    def centres(self, codes: I64) -> tuple[F64, F64]:
+        x, y = self._xy(codes)
+        w, s, e, n = self._bounds(x.astype(np.float64), y.astype(np.float64))
+        return (s + n) / 2, (w + e) / 2
+
+    def parents(self, codes: I64, zoom: int) -> I64:
+        x, y = self._xy(codes)
+        shift = self.zoom - zoom
+        return (x >> shift) * (1 << zoom) + (y >> shift)
+
+    def geometry(self, key: str) -> bytes | None:
+        code = int(self.codes([key])[0])
+        if code < 0:
+            return None
+        x, y = divmod(code, 1 << self.zoom)
+        w, s, e, n = (float(v) for v in self._bounds(x, y))
+        return _polygon([(w, s), (e, s), (e, n), (w, n), (w, s)])
+
+    def name(self, key: str) -> str | None:
+        return None
+
+
+class _Polygons:
+    """Shared by countries and imported layers: STRtree point-in-polygon over whole areas."""
+
+    spec: str
+    version: str
+
+    def __init__(self, keys: Sequence[str], geoms: Sequence[Any]) -> None:
+        self._keys = list(keys)
+        self._index = {k: i for i, k in enumerate(self._keys)}
+        self._geoms = np.array(geoms, dtype=object)
+        shapely.prepare(self._geoms)
+        self._tree = shapely.STRtree(self._geoms)
+        self._json: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def assign(self, lat: F64, lon: F64) -> I64:
+        out = np.full(lat.size, -1, np.int64)
+        ok = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
+        if ok.size == 0 or not self._keys:
+            return out
+        pt, geom = self._tree.query(shapely.points(lon[ok], lat[ok]), predicate="intersects")
+        # A point on a shared border, or in overlapping areas: the first area wins.
+        order = np.lexsort((geom, pt))
+        pt, geom = pt[order], geom[order]
+        first = np.ones(pt.size, bool)
+        first[1:] = pt[1:] != pt[:-1]
+        out[ok[pt[first]]] = geom[first]
+        return out
+
+    def keys(self, codes: I64) -> list[str]:
+        return [self._keys[c] for c in codes.tolist()]
+
+    def codes(self, keys: Sequence[str]) -> I64:
+        return np.array([self._index.get(k, -1) for k in keys], dtype=np.int64)
+
+    def centres(self, codes: I64) -> tuple[F64, F64]:
+        pts = shapely.point_on_surface(self._geoms[codes])
+        return shapely.get_y(pts), shapely.get_x(pts)
+
+    def geometry(self, key: str) -> bytes | None:
+        i = self._index.get(key)
+        if i is None:
+            return None
+        with self._lock:
+            if key not in self._json:
+                self._json[key] = shapely.to_geojson(self._geoms[i]).encode()
+            return self._json[key]
+
+    def name(self, key: str) -> str | None:
+        return None
+
+
+class CountriesLayer(_Polygons):
+    def __init__(self) -> None:
+        regions = get_regions()
+        codes = regions.codes
+        super().__init__(codes, [regions.shape(c) for c in codes])
+        self.spec = "countries"
+        self.version = "1"
+
+    def name(self, key: str) -> str | None:
+        try:
+            return region_name(key)
+        except KeyError:
+            return None
+
+
+class PolygonLayer(_Polygons):
+    def __init__(self, spec: str, version: int, rows: Sequence[Any]) -> None:
+        super().__init__([r.key for r in rows], [shapely.from_geojson(r.geometry) for r in rows])
+        self.spec = spec
+        self.version = str(version)
+        self._names = {r.key: r.name for r in rows}
+        self._points = {r.key: (r.lat, r.lon) for r in rows}
+
+    def centres(self, codes: I64) -> tuple[F64, F64]:
+        pts = [self._points[k] for k in self.keys(codes)]
+        arr = np.array(pts, dtype=np.float64).reshape(-1, 2)
+        return arr[:, 0], arr[:, 1]
+
+    def name(self, key: str) -> str | None:
+        return self._names.get(key)
+
+
+@functools.cache
+def _countries() -> CountriesLayer:
+    return CountriesLayer()
+
+
+_POLYGON_CACHE: dict[tuple[str, int], PolygonLayer] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def layer_names(engine: Engine) -> list[str]:
+    """Imported polygon layers."""
+    with engine.connect() as conn:
+        return list(conn.execute(select(area_layer.c.name).order_by(area_layer.c.name)).scalars())
+
+
+def get_layer(engine: Engine, spec: str) -> AreaLayer:
+    """The layer an aggregation names. Raises UnknownLayer."""
+    kind, _, arg = spec.partition(":")
+    if kind in ("h3", "quadkey") and arg:
+        try:
+            level = int(arg)
+        except ValueError:
+            raise UnknownLayer(f"{spec!r}: the level must be a number") from None
+        if kind == "h3":
+            if not 0 <= level <= 15:
+                raise UnknownLayer(f"{spec!r}: H3 resolutions are 0 to 15")
+            return H3Layer(level)
+        if not 1 <= level <= 24:
+            raise UnknownLayer(f"{spec!r}: quadkey zooms are 1 to 24")
+        return QuadkeyLayer(level)
+    if spec == "countries":
+        return _countries()
+    with engine.connect() as conn:
+        version = conn.execute(
+            select(area_layer.c.version).where(area_layer.c.name == spec)
+        ).scalar()
+        if version is None:
+            raise UnknownLayer(f"no area layer {spec!r}")
+        key = (spec, int(version))
+        with _CACHE_LOCK:
+            cached = _POLYGON_CACHE.get(key)
+        if cached is not None:
+            return cached
+        rows = conn.execute(
+            select(area.c.key, area.c.name, area.c.geometry, area.c.lat, area.c.lon)
+            .where(area.c.layer == spec)
+            .order_by(area.c.key)
+        ).all()
+    layer = PolygonLayer(spec, int(version), rows)
+    with _CACHE_LOCK:
+        for old in [k for k in _POLYGON_CACHE if k[0] == spec]:
+            del _POLYGON_CACHE[old]
+        _POLYGON_CACHE[key] = layer
+    return layer
+
+
+def assign(layer: AreaLayer, lat: F64, lon: F64) -> I64:
+    """``layer.assign`` once per distinct location (IP locations repeat a lot)."""
+    if lat.size < 1024:
+        return layer.assign(lat, lon)
+    points = np.stack([np.nan_to_num(lat, nan=999.0), np.nan_to_num(lon, nan=999.0)], axis=1)
+    uniq, inverse = np.unique(points, axis=0, return_inverse=True)
+    if uniq.shape[0] > 0.8 * lat.size:
+        return layer.assign(lat, lon)
+    la = np.where(uniq[:, 0] == 999.0, np.nan, uniq[:, 0])
+    lo = np.where(uniq[:, 1] == 999.0, np.nan, uniq[:, 1])
+    codes: I64 = layer.assign(la, lo)[inverse.reshape(-1)]
+    return codes
+
+
+def rebin_codes(source: AreaLayer, codes: I64, target: AreaLayer) -> I64:
+    """The code in ``target`` of each ``source`` area: parent cells and tiles where the grids
+    nest, else the target area holding the source area's centre."""
+    if (
+        isinstance(source, H3Layer)
+        and isinstance(target, H3Layer)
+        and target.resolution <= source.resolution
+    ):
+        return source.parents(codes, target.resolution)
+    if (
+        isinstance(source, QuadkeyLayer)
+        and isinstance(target, QuadkeyLayer)
+        and target.zoom <= source.zoom
+    ):
+        return source.parents(codes, target.zoom)
+    uniq, inverse = np.unique(codes, return_inverse=True)
+    lat, lon = source.centres(uniq)
+    result: I64 = target.assign(lat, lon)[inverse.reshape(-1)]
+    return result

@@ -1,0 +1,67 @@
+"""``netatlas ndt7``: the ndt7 endpoints in a process of their own.
+
+By default ``netatlas serve`` answers ndt7 itself, on the same port as everything else. A
+multi-gigabit upload keeps a Python process busy (framing and unmasking megabyte messages holds
+the interpreter lock), and requests that share that process wait for it. A site that expects
+fast testers runs ``netatlas ndt7 --port 8001`` beside ``netatlas serve`` and sets
+``NETATLAS_NDT7_SERVER=host:8001``: the page then sends its tests there, and the location API
+keeps its latency whatever the tests do. Both processes store into the same data directory and
+database, with the same settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, WebSocketRoute
+
+from netatlas.broadband.service import Broadband
+from netatlas.db.engine import engine_from_settings
+from netatlas.geo.geoip import MaxMindGeoIP
+from netatlas.settings import Settings
+from netatlas.web.http import json_response
+
+__all__ = ["ndt7_app", "serve"]
+
+
+async def _lbheartbeat(request: Request) -> Response:
+    return json_response({"status": "OK"}, cors=False)
+
+
+def ndt7_app(settings: Settings) -> Starlette:
+    """An application with the ndt7 endpoints only (and a load-balancer heartbeat)."""
+    from netatlas.broadband import views
+
+    engine = engine_from_settings(settings)
+    geoip = MaxMindGeoIP(settings.geoip_city_path) if settings.geoip_city_path else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if geoip is not None:
+                geoip.close()
+            engine.dispose()
+
+    routes = [r for r in views.routes if isinstance(r, WebSocketRoute)]
+    app = Starlette(routes=[*routes, Route("/__lbheartbeat__", _lbheartbeat)], lifespan=lifespan)
+    app.state.broadband = Broadband.from_settings(settings, engine, geoip)
+    return app
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        ndt7_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        access_log=False,
+        ws_per_message_deflate=False,  # ndt7 measures raw throughput: never compress
+    )

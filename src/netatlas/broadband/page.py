@@ -1,0 +1,64 @@
+"""The speed-test page: its settings object and its HTML.
+
+The page runs M-Lab's official browser client (``@m-lab/ndt7``, copied from npm into
+``/static/vendor/ndt7/`` at set-up) against this server, or against M-Lab's servers through
+Locate v2 when ``NETATLAS_NDT7_MODE=mlab``. The form is rendered on the server from the
+survey settings, so it reads without script; ``/static/speedtest/speedtest.js`` runs the test
+and sends the survey.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.responses import HTMLResponse
+
+from netatlas import __version__
+from netatlas.broadband.form import Form
+from netatlas.broadband.ndt7.tokens import TOKEN_TTL
+from netatlas.broadband.service import Broadband
+from netatlas.broadband.usecases import table
+
+__all__ = ["CLIENT_NAME", "VENDOR_PATH", "page_config", "render"]
+
+CLIENT_NAME = "netatlas-speedtest"
+VENDOR_PATH = "/static/vendor/ndt7/"
+
+_env = Environment(
+    loader=PackageLoader("netatlas", "web/templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def page_config(bb: Broadband, ip: str | None) -> dict[str, Any]:
+    """What the page's script needs: mode, token rule, form, use-case table, ISP guess."""
+    guess = bb.asn.lookup(ip) if ip else None
+    return {
+        "mode": bb.settings.ndt7_mode,
+        "server": bb.settings.ndt7_server or None,  # None: the page's own host
+        "tokens_required": bb.settings.ndt7_tokens_required,
+        "token_ttl": TOKEN_TTL,
+        "client_name": CLIENT_NAME,
+        "client_version": __version__,
+        "vendor": VENDOR_PATH,
+        "form": bb.form.public(),
+        "use_cases": table(),
+        "isp_guess": guess.name if guess else None,
+    }
+
+
+def _script_json(data: Any) -> str:
+    # Inside <script type="application/json">, "<" must not start "</script>".
+    return msgspec.json.encode(data).decode().replace("<", "\\u003c")
+
+
+def render(config: dict[str, Any], form: Form) -> HTMLResponse:
+    template = _env.get_template("speedtest.html")
+    html = template.render(
+        config=config, config_json=_script_json(config), form=form, mlab=config["mode"] == "mlab"
+    )
+    return HTMLResponse(html)

@@ -1,0 +1,115 @@
+"""HTTP: the broadband statistics API.
+
+* ``GET /api/v1/broadband/aggregations`` — the declared aggregations, their bins, statistics
+  and last update;
+* ``GET /api/v1/broadband/stats/{aggregation}`` — binned statistics with ``stats=``,
+  ``format=geojson|json|csv``, ``b.<bin>=`` (keep / re-bin), ``f.<bin>=`` (filter), ``limit``
+  and ``offset`` (the answer links the next page), and an ETag (``If-None-Match`` → 304).
+
+Unknown aggregations, statistics, bins, formats or parameters get a 400 listing the valid
+names.
+"""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from netatlas.broadband.aggregate.config import ConfigError
+from netatlas.broadband.aggregate.query import QueryError
+from netatlas.broadband.aggregate.service import StatsService, render
+from netatlas.web.http import CORS_HEADERS, json_response
+from netatlas.web.openapi import OpenAPIPath, Param, Reply
+
+MAX_AGE = 60
+
+
+def _service(request: Request) -> StatsService:
+    service = getattr(request.app.state, "stats_service", None)
+    if service is None:
+        services = request.app.state.services
+        service = StatsService(services.read_engine, services.settings.aggregations_path)
+        request.app.state.stats_service = service
+    return service
+
+
+def _error(status: int, message: str, valid: list[str] | None = None) -> Response:
+    body: dict[str, object] = {"code": status, "message": message}
+    if valid:
+        body["valid"] = valid
+    return json_response({"error": body}, status)
+
+
+async def aggregations(request: Request) -> Response:
+    try:
+        service = _service(request)
+    except ConfigError as exc:
+        return _error(503, f"aggregations are misconfigured: {exc}")
+    listed = await run_in_threadpool(service.aggregations)
+    return json_response({"aggregations": listed})
+
+
+async def stats(request: Request) -> Response:
+    name = request.path_params["aggregation"]
+    params = dict(request.query_params)
+    try:
+        service = _service(request)
+        result = await run_in_threadpool(
+            service.answer, name, params, request.headers.get("if-none-match", "")
+        )
+    except ConfigError as exc:
+        return _error(503, f"aggregations are misconfigured: {exc}")
+    except QueryError as exc:
+        return _error(400, str(exc), exc.valid)
+    headers = {**CORS_HEADERS, "ETag": result.etag, "Cache-Control": f"public, max-age={MAX_AGE}"}
+    if result.answer is None:
+        return Response(status_code=304, headers=headers)
+    answer = result.answer
+    next_url = None
+    if answer.offset + answer.limit < answer.total:
+        next_url = str(request.url.include_query_params(offset=answer.offset + answer.limit))
+        headers["Link"] = f'<{next_url}>; rel="next"'
+    body, media_type = render(name, answer, result.format, next_url)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+routes = [
+    Route("/api/v1/broadband/aggregations", aggregations, methods=["GET"]),
+    Route("/api/v1/broadband/stats/{aggregation}", stats, methods=["GET"]),
+]
+
+_BAD = Reply("Unknown aggregation, statistic, bin, format or parameter; `valid` lists the names.")
+openapi = [
+    OpenAPIPath(
+        "/api/v1/broadband/aggregations",
+        "get",
+        "The declared aggregations: bins, statistics, last update.",
+        {200: Reply("`{aggregations: [...]}`"), 503: Reply("The aggregations file is wrong.")},
+        tags=("broadband",),
+    ),
+    OpenAPIPath(
+        "/api/v1/broadband/stats/{aggregation}",
+        "get",
+        "Binned speed-test statistics (Piecewise's query language).",
+        {
+            200: Reply("A GeoJSON FeatureCollection, JSON rows or CSV; ETag, Link: next."),
+            304: Reply("The client's copy (If-None-Match) is current."),
+            400: _BAD,
+        },
+        params=(
+            Param("stats", "Comma-separated statistics, e.g. tests,download_median."),
+            Param("format", "geojson (default), json or csv."),
+            Param(
+                "b.<bin>",
+                "Keep a bin (area, time, hour, dow, isp) or re-bin it, e.g. "
+                "b.time=year, b.area=h3:6; bins not named are merged.",
+            ),
+            Param("f.<bin>", "Filter, e.g. f.time=2024-01,2024-06, f.isp=A,B, f.hour=7-9."),
+            Param("limit", "Bins per page (default 5000).", int),
+            Param("offset", "Bins to skip (the answer links the next page).", int),
+        ),
+        tags=("broadband",),
+    ),
+]

@@ -1,0 +1,176 @@
+"""HTTP and WebSocket views of the speed test: the ndt7 endpoints, the page, the survey API.
+
+* ``/ndt/v7/download``, ``/ndt/v7/upload`` — ndt7. A refused handshake is answered with an
+  HTTP error and a JSON body saying why (400 bad subprotocol or metadata, 401 token, 429 per
+  address, 503 server full), before any upgrade.
+* ``GET /speedtest`` — the page; ``GET /api/v1/speedtest/config`` — its settings;
+  ``GET /api/v1/speedtest/token`` — a short-lived ndt7 access token.
+* ``POST /api/v1/survey`` — answers linked to the test (201, or 400 with an error per field).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from netatlas.broadband import page
+from netatlas.broadband.ndt7 import spec
+from netatlas.broadband.ndt7.server import ChannelClosed
+from netatlas.broadband.service import Broadband, Connection
+from netatlas.broadband.survey import SurveyError
+from netatlas.location.errors import ApiError, ParseError
+from netatlas.web.clientip import client_ip
+from netatlas.web.http import error_response, json_response, read_body
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "web" / "static"
+MAX_SURVEY_BYTES = 64 * 1024
+
+
+def broadband(app: Starlette) -> Broadband:
+    """The app's speed-test service, built on first use from the app's services."""
+    state = getattr(app.state, "broadband", None)
+    if state is None:
+        services = app.state.services
+        state = Broadband.from_settings(services.settings, services.engine, services.geoip)
+        app.state.broadband = state
+    return state
+
+
+def _client(conn: HTTPConnection, bb: Broadband) -> str | None:
+    host = conn.client.host if conn.client else None
+    return client_ip(host, conn.headers.get("x-forwarded-for"), bb.settings.trusted_proxies)
+
+
+class StarletteChannel:
+    """An accepted Starlette WebSocket as an ndt7 :class:`~.server.Channel`."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.ws = websocket
+
+    async def send_bytes(self, data: bytes) -> None:
+        try:
+            await self.ws.send({"type": "websocket.send", "bytes": data})
+        except (WebSocketDisconnect, OSError, RuntimeError):
+            raise ChannelClosed() from None
+
+    async def send_text(self, data: str) -> None:
+        try:
+            await self.ws.send({"type": "websocket.send", "text": data})
+        except (WebSocketDisconnect, OSError, RuntimeError):
+            raise ChannelClosed() from None
+
+    async def receive(self) -> bytes | str:
+        try:
+            message = await self.ws.receive()
+        except (WebSocketDisconnect, OSError, RuntimeError):
+            raise ChannelClosed() from None
+        if message["type"] == "websocket.disconnect":
+            raise ChannelClosed()
+        data = message.get("bytes")
+        if data is not None:
+            return bytes(data)
+        return str(message.get("text") or "")
+
+    async def close(self, code: int) -> None:
+        try:
+            await self.ws.close(code)
+        except (WebSocketDisconnect, OSError, RuntimeError):
+            raise ChannelClosed() from None
+
+
+def _denial(error: spec.Ndt7Error) -> Response:
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+    body = {"error": {"code": error.status, "message": error.message}}
+    return Response(
+        msgspec.json.encode(body),
+        status_code=error.status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def _ndt7_view(direction: str):  # type: ignore[no-untyped-def]
+    async def view(websocket: WebSocket) -> None:
+        start_ns = time.time_ns()
+        bb = broadband(websocket.app)
+        ip = _client(websocket, bb)
+        try:
+            request = bb.admit(
+                websocket.scope.get("subprotocols", []), websocket.scope["query_string"], ip
+            )
+            ticket = bb.ticket(ip)
+        except spec.Ndt7Error as error:
+            await websocket.send_denial_response(_denial(error))
+            return
+        try:
+            await websocket.accept(subprotocol=spec.SUBPROTOCOL)
+            peer = websocket.scope.get("client") or ("", 0)
+            local = websocket.scope.get("server") or ("", 0)
+            conn = Connection(str(peer[0]), int(peer[1] or 0), str(local[0]), int(local[1] or 0))
+            await bb.run(StarletteChannel(websocket), direction, request, conn, start_ns, ip)
+        finally:
+            ticket.release()
+
+    return view
+
+
+async def speedtest_page(request: Request) -> Response:
+    bb = broadband(request.app)
+    ip = _client(request, bb)
+    config = await run_in_threadpool(page.page_config, bb, ip)
+    return page.render(config, bb.form)
+
+
+async def speedtest_config(request: Request) -> Response:
+    bb = broadband(request.app)
+    config = await run_in_threadpool(page.page_config, bb, _client(request, bb))
+    return json_response(config, cors=False)
+
+
+async def speedtest_token(request: Request) -> Response:
+    bb = broadband(request.app)
+    token, expires = bb.signer.issue(_client(request, bb))
+    return json_response({"token": token, "expires": expires}, cors=False)
+
+
+async def submit_survey(request: Request) -> Response:
+    bb = broadband(request.app)
+    try:
+        raw = await read_body(request, MAX_SURVEY_BYTES)
+        try:
+            body: Any = msgspec.json.decode(raw)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+            # msgspec reports bad UTF-8 inside strings as UnicodeDecodeError, and very deep
+            # nesting as RecursionError: both are the client's malformed JSON.
+            raise ParseError.decode_error(f"the body is not JSON: {exc}") from None
+        saved = await run_in_threadpool(bb.survey.submit, body, _client(request, bb))
+    except SurveyError as error:
+        return error_response(ParseError("The survey has errors.", {"validation": error.fields}))
+    except ApiError as error:
+        return error_response(error)
+    return json_response(
+        {"id": saved.id, "measurements": {"download": saved.download, "upload": saved.upload}},
+        201,
+        cors=False,
+    )
+
+
+routes = [
+    WebSocketRoute("/ndt/v7/download", _ndt7_view(spec.DOWNLOAD)),
+    WebSocketRoute("/ndt/v7/upload", _ndt7_view(spec.UPLOAD)),
+    Route("/speedtest", speedtest_page, methods=["GET", "HEAD"]),
+    Route("/api/v1/speedtest/config", speedtest_config, methods=["GET"]),
+    Route("/api/v1/speedtest/token", speedtest_token, methods=["GET", "POST"]),
+    Route("/api/v1/survey", submit_survey, methods=["POST"]),
+    Mount("/static", app=StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
+]

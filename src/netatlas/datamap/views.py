@@ -1,0 +1,59 @@
+"""HTTP: the local tile store at ``/tiles/{z}/{x}/{y}.png``, ``/tiles/0/0/0@2x.png`` and
+``/tiles/data.json``.
+
+Tiles without points are never stored, so an absent tile is a 404 that may be cached like a
+tile: both change only when the tile job runs (every ten minutes at most).
+"""
+
+from __future__ import annotations
+
+import re
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from netatlas.datamap.store import DATA_JSON, md5_hex, published, tile_path, valid_tile
+from netatlas.settings import Settings
+
+TILE_MAX_AGE = 600
+DATA_MAX_AGE = 60
+_NAME = re.compile(r"^(\d{1,5})(@2x)?\.png$")
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.services.settings
+    return settings
+
+
+def _serve(request: Request, path: str, media_type: str, max_age: int) -> Response:
+    cache = {"Cache-Control": f"public, max-age={max_age}"}
+    data = published(_settings(request), path)
+    if data is None:
+        return PlainTextResponse("no such tile\n", status_code=404, headers=cache)
+    etag = f'"{md5_hex(data)}"'
+    headers = {**cache, "ETag": etag}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=media_type, headers=headers)
+
+
+async def tile(request: Request) -> Response:
+    z: int = request.path_params["z"]
+    x: int = request.path_params["x"]
+    match = _NAME.match(request.path_params["name"])
+    retina = match is not None and match.group(2) is not None
+    if match is None or not valid_tile(z, x, int(match.group(1)), retina):
+        return PlainTextResponse("no such tile\n", status_code=404)
+    path = f"{z}/{x}/{match.group(1)}@2x.png" if retina else tile_path(z, x, int(match.group(1)))
+    return _serve(request, path, "image/png", TILE_MAX_AGE)
+
+
+async def data_json(request: Request) -> Response:
+    return _serve(request, DATA_JSON, "application/json", DATA_MAX_AGE)
+
+
+routes = [
+    Route("/tiles/data.json", data_json, methods=["GET"]),
+    Route("/tiles/{z:int}/{x:int}/{name:str}", tile, methods=["GET"]),
+]

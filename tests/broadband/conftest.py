@@ -1,0 +1,87 @@
+"""A live server on a real socket (uvicorn in a thread), for the ndt7 and browser tests."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import uvicorn
+
+from netatlas.broadband.ndt7.server import Limits
+from netatlas.broadband.service import Broadband
+from netatlas.settings import Settings
+from tests.conftest import SHARED
+
+ASN_DB = str(SHARED / "data" / "maxmind" / "GeoLite2-ASN-Test.mmdb")
+
+
+@dataclass
+class LiveServer:
+    url: str  # http://127.0.0.1:PORT
+    ws: str  # ws://127.0.0.1:PORT
+    app: Any
+    broadband: Broadband
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, int]:
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws_per_message_deflate=False,  # as `netatlas serve` runs it
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    return server, thread, port
+
+
+def make_live(app: Any, settings: Settings, limits: Limits | None) -> Broadband:
+    services = app.state.services
+    bb = Broadband.from_settings(settings, services.engine, services.geoip)
+    if limits is not None:
+        bb.limits = limits
+    app.state.broadband = bb
+    return bb
+
+
+@pytest.fixture
+def live(settings: Settings, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """The app on a real port. Subtests last 1 s (hard stop 3 s) unless the test passes
+    ``full_runtime: True`` in its indirect parameters; other parameters override settings."""
+    from dataclasses import replace
+
+    from netatlas.app import create_app
+
+    overrides = dict(getattr(request, "param", {}) or {})
+    full = overrides.pop("full_runtime", False)
+    s = replace(settings, geoip_asn_path=ASN_DB, **overrides)
+    app = create_app(s, run_jobs=False)
+    bb = make_live(app, s, None if full else Limits(runtime=1.0, max_runtime=3.0))
+    server, thread, port = serve(app)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", app, bb)
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        app.state.services.engine.dispose()

@@ -1,0 +1,63 @@
+"""The mergeable sketches: quantiles within 1 % of numpy's, merging equals building from the
+union, distinct counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from netatlas.broadband.aggregate import frame as fr
+from netatlas.broadband.aggregate.report import compute
+from netatlas.broadband.aggregate.sketch import ALPHA, client_hashes
+
+STATS = [f"download_{s}" for s in ("p10", "q25", "median", "q75", "p90")]
+QS = [0.1, 0.25, 0.5, 0.75, 0.9]
+
+
+def _tests(values: np.ndarray, clients: np.ndarray | None = None) -> fr.Frame:
+    n = values.size
+    hashes = clients if clients is not None else np.arange(n, dtype=np.uint64)
+    return fr.from_tests(
+        np.ones(n, bool), values, np.full(n, 10.0), np.full(n, 5.0), np.zeros(n), hashes
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("n", [2, 7, 100, 20_000])
+def test_quantiles_within_alpha_of_numpy(seed: int, n: int) -> None:
+    values = np.random.default_rng(seed).lognormal(3, 1.5, n)
+    frame = fr.reduce(_tests(values), np.zeros(n, np.int64), 1)
+    out = compute(frame, STATS, 1)
+    for stat, q in zip(STATS, QS, strict=True):
+        exact = np.quantile(values, q)
+        assert abs(out[stat][0] - exact) / exact <= ALPHA + 1e-3  # + the 3-decimal rounding
+
+
+def test_merge_equals_build_of_union() -> None:
+    rng = np.random.default_rng(4)
+    values = rng.lognormal(2, 1, 5000)
+    groups = rng.integers(0, 40, 5000)
+    fine = fr.reduce(_tests(values), groups, 40)
+    columns = fr.to_columns(fine)
+    stored = fr.from_rows(
+        [dict(zip(columns, v, strict=True)) for v in zip(*columns.values(), strict=True)]
+    )
+    merged = fr.reduce(stored, np.zeros(40, np.int64), 1)
+    direct = fr.reduce(_tests(values), np.zeros(5000, np.int64), 1)
+    a = compute(merged, [*STATS, "download_mean", "clients", "download_histogram"], 1)
+    b = compute(direct, [*STATS, "download_mean", "clients", "download_histogram"], 1)
+    assert a == b
+
+
+def test_distinct_clients() -> None:
+    ips = [f"192.0.2.{i % 60}" for i in range(600)]
+    hashes = client_hashes(ips)
+    assert len(set(hashes.tolist())) == 60
+    frame = fr.reduce(_tests(np.ones(600), hashes), np.zeros(600, np.int64), 1)
+    assert compute(frame, ["clients"], 1)["clients"] == [60]  # exact below 64
+    many = client_hashes([f"2001:db8::{i:x}" for i in range(20_000)])
+    halves = [fr.reduce(_tests(np.ones(10_000), h), np.zeros(10_000, np.int64), 1) for h in
+              (many[:10_000], many[10_000:])]  # fmt: skip
+    merged = fr.reduce(fr.concat(halves), np.zeros(2, np.int64), 1)
+    (estimate,) = compute(merged, ["clients"], 1)["clients"]
+    assert abs(estimate - 20_000) / 20_000 < 0.1  # HyperLogLog, 1024 registers
