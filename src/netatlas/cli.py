@@ -93,7 +93,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     _upgrade(settings)
     engine = engine_from_settings(settings, pooled=False)
-    count = queue_demo(make_queue(settings, engine), reports=args.reports)
+    count = queue_demo(make_queue(settings, engine), reports=args.reports, engine=engine)
     engine.dispose()
     print(f"queued {count} demo reports; they are processed by the jobs")
     return 0

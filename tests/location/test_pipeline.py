@@ -238,3 +238,17 @@ def test_reports_outside_every_region_are_dropped(client: Any, ctx: Context) -> 
     process_until_idle(ctx)
     with ctx.engine.connect() as conn:
         assert _wifi(conn, "001122334455") is None
+
+
+def test_demo_town_coverage_is_drawn_on_first_start(ctx: Context) -> None:
+    from netatlas.datamap.render import render_tiles
+    from netatlas.datamap.store import DirectoryTileStore
+    from netatlas.location.demo import queue_demo
+
+    assert queue_demo(ctx.queue, reports=300, engine=ctx.engine) > 0
+    process_until_idle(ctx)
+    store = DirectoryTileStore(ctx.settings.data_dir / "tiles")
+    report = render_tiles(ctx.engine, store, ctx.settings.data_dir / "tiles-state", zooms=(0, 11))
+    # Without back-dating, one-day cells wait out the privacy delay and nothing is drawn.
+    assert report.cells_drawn > 0
+    assert report.tiles > 0

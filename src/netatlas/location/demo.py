@@ -7,14 +7,18 @@ generator is deterministic (a fixed seed), so a fresh install always shows the s
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import random
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
+from netatlas.datamap.grid import decode_chunk, grid_items
+from netatlas.datamap.models import datamap_tables
 from netatlas.db.engine import engine_from_settings
+from netatlas.db.upsert import insert_for
 from netatlas.location.intake import INCOMING
 from netatlas.location.models import wifi_shards
 from netatlas.location.report import (
@@ -123,9 +127,40 @@ def walk_reports(town: Town, seed: int = 2, reports: int = 1500) -> list[Report]
     return out
 
 
-def queue_demo(queue: Queue, reports: int = 2000) -> int:
+def backdate_coverage(engine: Engine, reports: list[Report], days: int = 30) -> int:
+    """Record the demo town's grid cells as first seen ``days`` ago.
+
+    The coverage map draws a cell seen on one day only after a privacy delay; the demo town is
+    simulated, so its coverage is dated as an established area's and shows on the first start.
+    """
+    first = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days)
+    items = grid_items(
+        (r.position.latitude, r.position.longitude)
+        for r in reports
+        if r.position is not None
+        and r.position.latitude is not None
+        and r.position.longitude is not None
+    )
+    count = 0
+    with engine.begin() as conn:
+        for name, chunks in items.items():
+            table = datamap_tables[name.rsplit("_", 1)[1]]
+            rows = [
+                {"grid": g, "created": first, "modified": first}
+                for chunk in chunks
+                for g in decode_chunk(chunk)
+            ]
+            stmt = insert_for(conn, table).on_conflict_do_nothing(index_elements=["grid"])
+            conn.execute(stmt, rows)
+            count += len(rows)
+    return count
+
+
+def queue_demo(queue: Queue, reports: int = 2000, engine: Engine | None = None) -> int:
     """Queue the demo town's reports; returns how many were queued."""
     items = walk_reports(make_town(), reports=reports)
+    if engine is not None:
+        backdate_coverage(engine, items)
     now = int(time.time() * 1000)
     chunks = [items[i : i + 50] for i in range(0, len(items), 50)]
     queue.push(
@@ -147,7 +182,7 @@ def seed_once(settings: Settings) -> int:
                 conn.execute(select(t.c.mac).limit(1)).first() is not None
                 for t in wifi_shards.values()
             )
-        count = 0 if has_data else queue_demo(make_queue(settings, engine))
+        count = 0 if has_data else queue_demo(make_queue(settings, engine), engine=engine)
         from netatlas.broadband.mlab_demo import seed_broadband_demo
 
         seed_broadband_demo(engine, settings.aggregations_path)  # speed tests, if none yet
