@@ -209,17 +209,32 @@ def _pg_backends() -> list[int]:
     return found
 
 
-def cpu_seconds(procs: list[subprocess.Popen[bytes]], work: Path) -> dict[str, float]:
-    """CPU seconds used so far: NetAtlas processes, and the rest of the stack."""
-    out = {"netatlas": sum(_cpu(pid) for p in procs for pid in _descendants(p.pid))}
+def cpu_seconds(procs: list[subprocess.Popen[bytes]], work: Path) -> dict[tuple[str, int], float]:
+    """CPU seconds used so far per (part of the stack, pid): NetAtlas, nginx, Redis, PostgreSQL.
+
+    Compare two readings pid by pid (:func:`cores`): processes come and go (PostgreSQL
+    backends of closed connections), and a sum over different sets would mislead.
+    """
+    out = {("netatlas", pid): _cpu(pid) for p in procs for pid in _descendants(p.pid)}
     pidfile = work / "nginx.pid"
     if pidfile.exists():
-        out["nginx"] = sum(_cpu(pid) for pid in _descendants(int(pidfile.read_text())))
+        out.update({("nginx", pid): _cpu(pid) for pid in _descendants(int(pidfile.read_text()))})
     redis_pid = work / "redis.pid"
     if redis_pid.exists():
-        out["redis"] = _cpu(int(redis_pid.read_text()))
-    out["postgres"] = sum(_cpu(pid) for pid in _pg_backends())
+        pid = int(redis_pid.read_text())
+        out[("redis", pid)] = _cpu(pid)
+    out.update({("postgres", pid): _cpu(pid) for pid in _pg_backends()})
     return out
+
+
+def cores(
+    before: dict[tuple[str, int], float], after: dict[tuple[str, int], float], seconds: float
+) -> dict[str, float]:
+    """Cores used per part of the stack between two readings."""
+    used: dict[str, float] = {}
+    for key, value in after.items():
+        used[key[0]] = used.get(key[0], 0.0) + max(value - before.get(key, 0.0), 0.0) / seconds
+    return used
 
 
 def rss_mib(procs: list[subprocess.Popen[bytes]]) -> dict[int, float]:
@@ -339,9 +354,9 @@ def main() -> None:
                 for _ in range(args.repeat):
                     cpu0, t0 = cpu_seconds(procs, work), time.monotonic()
                     result = wrk(url, lua, args.seconds, conns)
-                    cpu1, elapsed = cpu_seconds(procs, work), time.monotonic() - t0
-                    result["cores"] = (cpu1["netatlas"] - cpu0["netatlas"]) / elapsed
-                    result["stack"] = sum(cpu1[k] - cpu0.get(k, 0.0) for k in cpu1) / elapsed
+                    used = cores(cpu0, cpu_seconds(procs, work), time.monotonic() - t0)
+                    result["cores"] = used.get("netatlas", 0.0)
+                    result["stack"] = sum(used.values())
                     runs.append(result)
                 r = {k: statistics.median(run[k] for run in runs) for k in runs[0]}
                 r["backlog"] = backlog(args.port)
@@ -368,14 +383,14 @@ def main() -> None:
                 )
             if args.soak:
                 conns = args.soak_connections or (best[0] if best else 4)
-                soak(url, lua, procs, args.soak, conns)
+                soak(url, lua, procs, args.soak, conns, args.port)
     finally:
         stop_redis(work)
         shutil.rmtree(work, ignore_errors=True)
 
 
 def soak(
-    url: str, lua: Path, procs: list[subprocess.Popen[bytes]], seconds: int, conns: int
+    url: str, lua: Path, procs: list[subprocess.Popen[bytes]], seconds: int, conns: int, port: int
 ) -> None:
     """Run the mix for ``seconds`` in 60 s slices, printing memory and latency per slice."""
     first = rss_mib(procs)
@@ -390,7 +405,7 @@ def soak(
         print(
             f"  t={seconds - left:>4}s requests/s={r['rps']:.0f} p99={r['p99']:.1f}ms "
             f"errors={r['errors']:.0f} RSS MiB total={sum(now.values()):.0f} "
-            f"max={max(now.values()):.0f}",
+            f"max={max(now.values()):.0f} backlog={backlog(port):.0f}",
             flush=True,
         )
     last = rss_mib(procs)
