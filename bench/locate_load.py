@@ -142,7 +142,7 @@ def main() -> None:
                 conn.execute(text("DROP DATABASE IF EXISTS netatlas_locate"))
                 conn.execute(text("CREATE DATABASE netatlas_locate"))
             admin.dispose()
-            redis.Redis.from_url(REDIS_URL).flushdb()  # db 14: the benchmarks' own
+            redis.Redis.from_url(REDIS_URL).flushdb()  # the benchmarks' own database
             env.update(NETATLAS_DATABASE_URL=DB_URL, NETATLAS_REDIS_URL=REDIS_URL)
         settings = Settings.from_env({**os.environ, **env})
         groups = fill(settings, args.stations, rng)

@@ -7,7 +7,7 @@ set -euo pipefail
 base=${1:?usage: smoke.sh https://HOST}
 curl_opts=(-sS --max-time 20)
 [ "${INSECURE:-0}" = 1 ] && curl_opts+=(-k)
-step() { printf '%-48s' "$1"; }
+step() { printf '%-52s' "$1"; }
 ok() { echo "ok${1:+ ($1)}"; }
 
 step "load-balancer heartbeat"

@@ -40,8 +40,8 @@ set -a; . $work/netatlas.env; set +a
 $bin/netatlas db upgrade
 $bin/netatlas serve --host 127.0.0.1 --port $S1 2>>$work/serve1.log & pids+=($!)
 $bin/netatlas serve --host 127.0.0.1 --port $S2 2>>$work/serve2.log & pids+=($!)
-$bin/netatlas worker --concurrency 2 2>>$work/worker.log & pids+=($!)
-$bin/netatlas beat 2>>$work/beat.log & pids+=($!)
+$bin/netatlas worker --concurrency 2 >/dev/null 2>>$work/worker.log & pids+=($!)
+$bin/netatlas beat >/dev/null 2>>$work/beat.log & pids+=($!)
 $bin/netatlas ndt7 --host 127.0.0.1 --port $N7 2>>$work/ndt7.log & pids+=($!)
 
 # nginx with the deploy site
