@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 NETATLAS = str(Path(sys.executable).with_name("netatlas"))
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/netatlas_bench"
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = "redis://127.0.0.1:6379/9"  # the tests use databases 15 and 14
 
 
 def random_mac(rng: random.Random) -> str:
