@@ -61,3 +61,16 @@ def test_distinct_clients() -> None:
     merged = fr.reduce(fr.concat(halves), np.zeros(2, np.int64), 1)
     (estimate,) = compute(merged, ["clients"], 1)["clients"]
     assert abs(estimate - 20_000) / 20_000 < 0.1  # HyperLogLog, 1024 registers
+
+
+def test_client_hash_is_a_function_of_the_key_alone() -> None:
+    # Hashes are stored in bins, so a client seen in two batches must hash the same in both,
+    # whatever the other keys of each batch (their lengths set the padding).
+    alone = client_hashes(["192.0.2.7", "2001:db8::1", "test:é-ü"])
+    beside = client_hashes(["x" * 140, "test:é-ü", "192.0.2.7", "2001:db8::1"])
+    assert alone.tolist() == [beside[2], beside[3], beside[1]]
+    assert len(set(client_hashes(["a", "a\x00", "b", "ab", "ba", ""]).tolist())) >= 5
+    # Top bits pick the HyperLogLog register: spread evenly over 2^10 slots.
+    slots = client_hashes([f"10.0.{i >> 8}.{i & 255}" for i in range(65536)]) >> np.uint64(54)
+    counts = np.bincount(slots.astype(np.int64), minlength=1024)
+    assert counts.min() > 30 and counts.max() < 100  # expected 64 each

@@ -147,13 +147,11 @@ class QuadkeyLayer:
 
     def keys(self, codes: I64) -> list[str]:
         xs, ys = self._xy(codes)
-        out = []
-        for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
-            digits = [
-                str(((x >> i) & 1) + 2 * ((y >> i) & 1)) for i in range(self.zoom - 1, -1, -1)
-            ]
-            out.append("".join(digits))
-        return out
+        shifts = np.arange(self.zoom - 1, -1, -1, dtype=np.int64)
+        digits = ((xs[:, None] >> shifts) & 1) + 2 * ((ys[:, None] >> shifts) & 1)
+        chars = (digits + ord("0")).astype(np.uint8)
+        keys: list[str] = chars.view(f"S{self.zoom}").reshape(-1).astype(str).tolist()
+        return keys
 
     def codes(self, keys: Sequence[str]) -> I64:
         n = 1 << self.zoom
@@ -341,14 +339,15 @@ def get_layer(engine: Engine, spec: str) -> AreaLayer:
 
 def assign(layer: AreaLayer, lat: F64, lon: F64) -> I64:
     """``layer.assign`` once per distinct location (IP locations repeat a lot)."""
-    if lat.size < 1024:
+    if lat.size < 1024 or isinstance(layer, QuadkeyLayer):  # tiles: plain arithmetic
         return layer.assign(lat, lon)
-    points = np.stack([np.nan_to_num(lat, nan=999.0), np.nan_to_num(lon, nan=999.0)], axis=1)
-    uniq, inverse = np.unique(points, axis=0, return_inverse=True)
-    if uniq.shape[0] > 0.8 * lat.size:
+    # One complex number per point: numpy's 1-D unique is several times faster than axis=0.
+    points = np.nan_to_num(lat, nan=999.0) + 1j * np.nan_to_num(lon, nan=999.0)
+    uniq, inverse = np.unique(points, return_inverse=True)
+    if uniq.size > 0.8 * lat.size:
         return layer.assign(lat, lon)
-    la = np.where(uniq[:, 0] == 999.0, np.nan, uniq[:, 0])
-    lo = np.where(uniq[:, 1] == 999.0, np.nan, uniq[:, 1])
+    la = np.where(uniq.real == 999.0, np.nan, uniq.real)
+    lo = np.where(uniq.imag == 999.0, np.nan, uniq.imag)
     codes: I64 = layer.assign(la, lo)[inverse.reshape(-1)]
     return codes
 

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from netatlas.broadband.aggregate import frame as fr
-from netatlas.broadband.aggregate.config import Aggregation
+from netatlas.broadband.aggregate.config import SOURCES, Aggregation
 from netatlas.broadband.aggregate.tests import Tests
 from netatlas.broadband.aggregate.timebins import local_parts, slice_start, zone
 from netatlas.broadband.areas import AreaLayer, assign
@@ -116,7 +116,7 @@ def bin_tests(
 ) -> tuple[Binned, int]:
     """The bins of ``tests`` (already chosen for this aggregation); also how many tests had
     no area (outside the layer, or no location)."""
-    keep = np.isin(tests.source, list(agg.sources))
+    keep = np.isin(tests.source, [SOURCES.index(s) for s in agg.sources])
     if agg.tests_per_client_day > 0:
         keep &= tests.rank < agg.tests_per_client_day
     t = tests.take(np.flatnonzero(keep))

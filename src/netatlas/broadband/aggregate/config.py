@@ -40,6 +40,9 @@ __all__ = ["DEFAULTS", "Aggregation", "ConfigError", "load_aggregations", "parse
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SOURCES = ("local", "mlab", "import")
+#: Bumped when the stored form of bins changes (columns, client hashes), so that every
+#: aggregation is rebuilt by the next update rather than merging old bins with new ones.
+STORAGE_FORMAT = 2
 
 
 class ConfigError(ValueError):
@@ -63,7 +66,7 @@ class Aggregation:
 
     def fingerprint(self, layer_version: str = "") -> str:
         """Changes whenever the bins would: a different declaration or polygon layer."""
-        text = json.dumps([asdict(self), layer_version], sort_keys=True)
+        text = json.dumps([asdict(self), layer_version, STORAGE_FORMAT], sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     @property

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, delete, select, tuple_, update
 
 from netatlas.broadband.aggregate.models import stats_bin, stats_state
@@ -91,6 +92,16 @@ def load_bins(conn: Connection, name: str, keys: Sequence[tuple[Any, ...]]) -> l
     return out
 
 
+def _ranks(values: Sequence[Any]) -> Any:
+    """Values (ints, or strings in code-point order as the index sorts them) as sortable ints."""
+    if values and isinstance(values[0], int):
+        return np.asarray(values, np.int64)
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ranks = np.empty(len(values), np.int64)
+    ranks[order] = np.arange(len(values))
+    return ranks
+
+
 def write_bins(
     conn: Connection, name: str, columns: Mapping[str, Sequence[Any]], *, replace_all: bool
 ) -> int:
@@ -100,6 +111,11 @@ def write_bins(
     n = len(columns["period"])
     values = [[name] * n, *(columns[c] for c in names[1:])]
     rows = list(zip(*values, strict=True))
+    # In primary-key order, the index grows at its end instead of at random places (the
+    # rebuild of a few hundred thousand bins inserts about twice as fast).
+    if n:
+        order = np.lexsort(tuple(_ranks(columns[k]) for k in reversed(KEYS))).tolist()
+        rows = [rows[i] for i in order]
     if replace_all:
         conn.execute(delete(stats_bin).where(stats_bin.c.aggregation == name))
     # Plain tuples straight to the driver: SQLAlchemy's per-parameter processing of 35

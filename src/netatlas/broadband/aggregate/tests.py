@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import BigInteger, Connection, and_, cast, func, literal, or_, select
+from sqlalchemy import BigInteger, Connection, Float, and_, case, cast, func, literal, or_, select
 from sqlalchemy.sql import ColumnElement
 
+from netatlas.broadband.aggregate.config import SOURCES
 from netatlas.broadband.aggregate.sketch import client_hashes
 from netatlas.broadband.models import measurements, survey_response
 
@@ -33,7 +34,7 @@ Array = npt.NDArray[Any]
 @dataclass
 class Tests:
     id: I64
-    source: Array  # str
+    source: npt.NDArray[np.int8]  # index in config.SOURCES
     download: npt.NDArray[np.bool_]
     epoch: I64
     mbps: F64
@@ -68,16 +69,18 @@ def _floats(values: list[Any]) -> F64:
     return np.array(values, dtype=np.float64)  # None becomes NaN
 
 
-def read_tests(conn: Connection, after_id: int, upto_id: int) -> Tests:
-    """Tests with ``after_id < id <= upto_id``, in id order."""
+def read_tests(conn: Connection, after_id: int, upto_id: int, *, survey: bool = True) -> Tests:
+    """Tests with ``after_id < id <= upto_id``, in id order; ``survey=False`` leaves the
+    survey locations out (NaN), which saves two joins when no aggregation uses them."""
     m = measurements
     down = survey_response.alias("sd")
     up = survey_response.alias("su")
+    nothing = literal(None, Float)
     query = (
         select(
             m.c.id,
-            m.c.source,
-            m.c.direction,
+            case(*((m.c.source == name, i) for i, name in enumerate(SOURCES)), else_=-1),
+            case((m.c.direction == "download", 1), else_=0),
             epoch_of(conn, m.c.test_time),
             m.c.mean_mbps,
             m.c.elapsed_s,
@@ -88,14 +91,16 @@ def read_tests(conn: Connection, after_id: int, upto_id: int) -> Tests:
             m.c.isp,
             m.c.lat,
             m.c.lon,
-            func.coalesce(down.c.lat, up.c.lat),
-            func.coalesce(down.c.lon, up.c.lon),
+            func.coalesce(down.c.lat, up.c.lat) if survey else nothing,
+            func.coalesce(down.c.lon, up.c.lon) if survey else nothing,
         )
-        .outerjoin(down, and_(down.c.download_id == m.c.id, down.c.consent.is_(True)))
-        .outerjoin(up, and_(up.c.upload_id == m.c.id, up.c.consent.is_(True)))
         .where(m.c.id > after_id, m.c.id <= upto_id, m.c.mean_mbps > 0)
         .order_by(m.c.id)
     )
+    if survey:
+        query = query.outerjoin(
+            down, and_(down.c.download_id == m.c.id, down.c.consent.is_(True))
+        ).outerjoin(up, and_(up.c.upload_id == m.c.id, up.c.consent.is_(True)))
     # Straight to the driver: no per-value result processing for a million rows.
     sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
     rows = conn.exec_driver_sql(sql).fetchall()
@@ -104,14 +109,14 @@ def read_tests(conn: Connection, after_id: int, upto_id: int) -> Tests:
     asn = np.array([-1 if a is None else a for a in cols[9]], dtype=np.int64)
     return Tests(
         id=np.array(cols[0], dtype=np.int64),
-        source=np.array(cols[1], dtype=object),
-        download=np.array([d == "download" for d in cols[2]], dtype=bool),
+        source=np.array(cols[1], dtype=np.int8),
+        download=np.array(cols[2], dtype=bool),
         epoch=np.array(cols[3], dtype=np.int64),
         mbps=_floats(cols[4]),
         seconds=_floats(cols[5]),
         rtt=_floats(cols[6]),
         loss=_floats(cols[7]),
-        client=_hash_clients(list(cols[8])),
+        client=client_hashes(list(cols[8])),
         asn=asn,
         isp=np.array(cols[10], dtype=object),
         lat=_floats(cols[11]),
@@ -120,12 +125,6 @@ def read_tests(conn: Connection, after_id: int, upto_id: int) -> Tests:
         survey_lon=_floats(cols[14]),
         rank=np.zeros(n, np.int64),
     )
-
-
-def _hash_clients(keys: list[str]) -> npt.NDArray[np.uint64]:
-    uniq = list(dict.fromkeys(keys))
-    hashes = dict(zip(uniq, client_hashes(uniq).tolist(), strict=True))
-    return np.fromiter((hashes[k] for k in keys), dtype=np.uint64, count=len(keys))
 
 
 def _day_keys(client: npt.NDArray[np.uint64], epoch: I64, download: Any) -> npt.NDArray[np.uint64]:
@@ -152,7 +151,7 @@ def _prior_keys(conn: Connection, before_id: int, epoch: I64) -> npt.NDArray[np.
     if not rows:
         return np.zeros(0, np.uint64)
     ips, epochs, dirs = zip(*rows, strict=True)
-    clients = _hash_clients(list(ips))
+    clients = client_hashes(list(ips))
     return _day_keys(clients, np.array(epochs, np.int64), np.array([d == "download" for d in dirs]))
 
 

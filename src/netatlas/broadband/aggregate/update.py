@@ -161,9 +161,10 @@ def update_statistics(
     lo = min(p.start for p in plans)
     last = _last_id(engine, lo, plans, time.time() if now is None else now)
     needs_rank = any(p.agg.tests_per_client_day > 0 for p in plans)
+    survey = any(p.agg.location == "survey" for p in plans)
     for chunk in range(lo, last, CHUNK):
         with engine.connect() as conn:
-            tests = read_tests(conn, chunk, min(chunk + CHUNK, last))
+            tests = read_tests(conn, chunk, min(chunk + CHUNK, last), survey=survey)
             if needs_rank:
                 add_ranks(conn, tests)
         for plan in plans:
@@ -175,7 +176,7 @@ def update_statistics(
             binned, unlocated = bin_tests(plan.agg, mine, plan.layer, plan.isp)
             plan.report.tests += int(binned.frame.values["tests"].sum())
             plan.report.unlocated += unlocated
-            plan.parts = [merge([*plan.parts, binned])]
+            plan.parts.append(binned)
     for plan in plans:
         if not plan.full and last <= plan.start:
             continue  # nothing new: the version (and so ETags) stays
