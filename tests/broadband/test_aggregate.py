@@ -83,9 +83,26 @@ def known_rows(rng: np.random.Generator, n: int = 200) -> tuple[list[dict[str, A
 
 
 def bins(engine: Engine) -> list[dict[str, Any]]:
+    """Stored bins: their key columns, and the partial statistics unpacked (scalars, histograms,
+    sketch records, client hashes)."""
+    from netatlas.broadband.aggregate import frame as fr
+
     with engine.connect() as conn:
         rows = conn.execute(select(stats_bin).order_by(*stats_bin.primary_key.columns)).all()
-    return [dict(r._mapping) for r in rows]
+    frame = fr.from_blobs([r.partial for r in rows])
+    out = []
+    for i, r in enumerate(rows):
+        b: dict[str, Any] = dict(r._mapping)
+        for name, v in frame.values.items():
+            b[name] = v[i].tolist() if v.ndim == 2 else float(v[i])
+        for name, sk in frame.sketches.items():
+            mine = sk.owner == i
+            b[f"{name}_sketch"] = list(
+                zip(sk.index[mine].tolist(), sk.count[mine].tolist(), strict=True)
+            )
+        b["client_set"] = frame.client_hash[frame.client_owner == i].tolist()
+        out.append(b)
+    return out
 
 
 def test_known_answers(engine: Engine, tmp_path: Path) -> None:
@@ -103,7 +120,7 @@ def test_known_answers(engine: Engine, tmp_path: Path) -> None:
     tile = QuadkeyLayer(16)
     assert stored[0]["area"] == tile.keys(tile.assign(np.array([HOME[0]]), np.array([HOME[1]])))[0]
     assert stored[0]["period"] == int(T0.timestamp())
-    values = compute(fr.from_rows(stored), STATS, 3)
+    values = compute(fr.from_blobs([b["partial"] for b in stored]), STATS, 3)
     for stat, q in (("p10", 0.1), ("q25", 0.25), ("median", 0.5), ("q75", 0.75), ("p90", 0.9)):
         exact = np.quantile(speeds, q)
         assert values[f"download_{stat}"][0] == pytest.approx(exact, rel=0.0101)
@@ -145,6 +162,8 @@ def test_incremental_equals_rebuild(engine: Engine, tmp_path: Path) -> None:
     assert len(incremental) == len(rebuilt)
     for a, b in zip(incremental, rebuilt, strict=True):
         for key, value in a.items():
+            if key == "partial":
+                continue  # float sums in another order: compared unpacked, approximately
             if isinstance(value, float):
                 assert value == pytest.approx(b[key], rel=1e-9), key
             else:

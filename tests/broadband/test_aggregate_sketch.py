@@ -38,10 +38,7 @@ def test_merge_equals_build_of_union() -> None:
     values = rng.lognormal(2, 1, 5000)
     groups = rng.integers(0, 40, 5000)
     fine = fr.reduce(_tests(values), groups, 40)
-    columns = fr.to_columns(fine)
-    stored = fr.from_rows(
-        [dict(zip(columns, v, strict=True)) for v in zip(*columns.values(), strict=True)]
-    )
+    stored = fr.from_blobs(fr.to_blobs(fine))
     merged = fr.reduce(stored, np.zeros(40, np.int64), 1)
     direct = fr.reduce(_tests(values), np.zeros(5000, np.int64), 1)
     a = compute(merged, [*STATS, "download_mean", "clients", "download_histogram"], 1)
@@ -74,3 +71,32 @@ def test_client_hash_is_a_function_of_the_key_alone() -> None:
     slots = client_hashes([f"10.0.{i >> 8}.{i & 255}" for i in range(65536)]) >> np.uint64(54)
     counts = np.bincount(slots.astype(np.int64), minlength=1024)
     assert counts.min() > 30 and counts.max() < 100  # expected 64 each
+
+
+def test_packed_bins_unpack_to_the_same_frame() -> None:
+    # Bins of every shape: downloads and uploads, no RTT, a single test, more clients than
+    # the exact set holds (HyperLogLog registers), extremes of the sketch range.
+    rng = np.random.default_rng(9)
+    n = 3000
+    download = rng.random(n) < 0.6
+    mbps = np.concatenate([rng.lognormal(3, 2, n - 2), [1e-9, 1e9]])
+    rtt = np.where(rng.random(n) < 0.3, np.nan, rng.uniform(1, 300, n))
+    clients = client_hashes([f"198.51.100.{i % 250}" for i in range(n)])
+    tests = fr.from_tests(download, mbps, rng.uniform(5, 12, n), rtt, rng.random(n), clients)
+    group = np.concatenate([np.zeros(1000, np.int64), rng.integers(1, 60, n - 1001), [60]])
+    frame = fr.reduce(tests, group, 61)
+    assert frame.hll_owner.size >= 1 and frame.client_owner.size > 0  # both client forms
+    back = fr.from_blobs(fr.to_blobs(frame))
+    assert back.size == frame.size
+    for name, v in frame.values.items():
+        assert np.array_equal(back.values[name], v), name
+        assert back.values[name].dtype == v.dtype, name
+    for name, r in frame.sketches.items():
+        b = back.sketches[name]
+        assert np.array_equal(b.owner, r.owner) and np.array_equal(b.index, r.index), name
+        assert np.array_equal(b.count, r.count), name
+    assert np.array_equal(back.client_owner, frame.client_owner)
+    assert np.array_equal(back.client_hash, frame.client_hash)
+    assert np.array_equal(back.hll_owner, frame.hll_owner)
+    assert np.array_equal(back.hll, frame.hll)
+    assert fr.from_blobs([]).size == 0 and fr.to_blobs(fr.from_blobs([])) == []

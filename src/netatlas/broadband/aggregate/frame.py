@@ -6,15 +6,15 @@ given the index of the bin it goes into, and sums add up, minima and maxima comb
 and sketch counts add up bucket by bucket, and client sets unite. A test is simply a bin of
 one (:func:`from_tests`).
 
-Stored form (one ``stats_bin`` row per bin, see :mod:`.models`): scalar columns, the
-histograms as 8 little-endian uint32, the sketches as (int16 bucket, uint32 count) records
-and the client sketch as ``b"S"`` + sorted uint64 hashes or ``b"H"`` + HyperLogLog registers.
+Stored form (one ``stats_bin`` row per bin, see :mod:`.models`): the test count, and every
+partial statistic packed into one blob of 64-bit words (:func:`to_blobs`), which many bins
+pack and unpack at once: a fixed head of sums, extremes and histograms, then the sketch
+records and the client hashes or HyperLogLog registers.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +31,7 @@ from netatlas.broadband.aggregate.sketch import (
     hll_update,
 )
 
-__all__ = ["Frame", "Ragged", "from_rows", "from_tests", "reduce", "to_columns"]
+__all__ = ["Frame", "Ragged", "from_blobs", "from_tests", "reduce", "to_blobs"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -54,8 +54,6 @@ HISTS = ("dl_hist", "ul_hist")
 SKETCHES = ("dl", "ul", "rtt")
 #: Seconds assumed for a test whose duration is unknown (unified-view rows): ndt7's 10 s.
 NOMINAL_SECONDS = 10.0
-
-_RECORD = np.dtype([("i", "<i2"), ("c", "<u4")])
 
 
 @dataclass
@@ -193,79 +191,145 @@ def reduce(frame: Frame, group: I64, size: int) -> Frame:
     return Frame(size, values, sketches, owner, hashes, hll_owner, registers)
 
 
-def _slices(buf: bytes, starts: Sequence[int], width: int) -> list[bytes]:
-    return [buf[a * width : b * width] for a, b in itertools.pairwise(starts)]
+# Packed form of one bin: little-endian 64-bit words.
+#   word 0       record counts: dl sketch | ul sketch << 16 | rtt sketch << 32 | client hashes
+#                << 48 (bits 48–55) | 1 << 56 when the clients are HyperLogLog registers
+#   words 1–15   SUMS as float64 (counts are exact in a float64)
+#   words 16–19  MINS, MAXS as float64
+#   words 20–27  HISTS: 2 × 8 uint32
+#   then         sketch records (bucket as uint16 | count << 32), dl, ul, rtt in turn, each
+#                sorted by bucket; then the client hashes (sorted) or the 1024 register bytes
+_FIXED = 1 + len(SUMS) + len(MINS) + len(MAXS) + len(HISTS) * HIST_BUCKETS // 2
+_HLL_WORDS = HLL_M // 8
+_HLL_FLAG = 1 << 56
+_U64 = np.dtype("<u8")
 
 
-def to_columns(frame: Frame) -> dict[str, list[Any]]:
-    """The frame as ``stats_bin`` column values (one list per column, one item per bin)."""
+def to_blobs(frame: Frame) -> list[bytes]:
+    """The packed partial statistics of each bin (``stats_bin.partial``)."""
     n = frame.size
-    cols: dict[str, list[Any]] = {}
-    for name in SUMS:
-        cols[name] = frame.values[name].tolist()
-    for name in (*MINS, *MAXS):
-        cols[name] = [x if math.isfinite(x) else None for x in frame.values[name].tolist()]
-    for name in HISTS:
-        buf = frame.values[name].astype("<u4").tobytes()
-        cols[name] = _slices(buf, range(n + 1), HIST_BUCKETS * 4)
-    for name, r in frame.sketches.items():
-        rec = np.empty(r.owner.size, _RECORD)
-        rec["i"] = r.index
-        rec["c"] = r.count
-        cols[f"{name}_sketch"] = _slices(rec.tobytes(), r.starts(n).tolist(), _RECORD.itemsize)
-    starts = np.searchsorted(frame.client_owner, np.arange(n + 1)).tolist()
-    sets = _slices(frame.client_hash.astype("<u8").tobytes(), starts, 8)
-    clients = [b"S" + s for s in sets]
-    for row, owner in enumerate(frame.hll_owner.tolist()):
-        clients[owner] = b"H" + frame.hll[row].tobytes()
-    cols["clients"] = clients
-    return cols
-
-
-def from_rows(rows: Sequence[Any]) -> Frame:
-    """A frame from ``stats_bin`` rows (mappings with the stats columns)."""
-    n = len(rows)
-    values: dict[str, Array] = {}
-    for name in SUMS:
-        values[name] = np.array(
-            [r[name] for r in rows], dtype=np.int64 if name in COUNTS else np.float64
-        )
-    for group_names, missing in ((MINS, np.inf), (MAXS, -np.inf)):
-        for col in group_names:
-            v = np.array([r[col] for r in rows], dtype=np.float64)
-            values[col] = np.where(np.isnan(v), missing, v)
-    for name in HISTS:
-        buf = b"".join(r[name] for r in rows)
-        values[name] = np.frombuffer(buf, "<u4").reshape(n, HIST_BUCKETS).astype(np.int64)
-    sketches: dict[str, Ragged] = {}
-    for name in SKETCHES:
-        blobs = [r[f"{name}_sketch"] for r in rows]
-        lengths = np.array([len(b) // _RECORD.itemsize for b in blobs], np.int64)
-        rec = np.frombuffer(b"".join(blobs), _RECORD)
-        sketches[name] = Ragged(
-            np.repeat(np.arange(n, dtype=np.int64), lengths),
-            rec["i"].astype(np.int16),
-            rec["c"].astype(np.int64),
-        )
-    set_blobs: list[bytes] = []
-    set_owner: list[int] = []
-    hll_owner: list[int] = []
-    hll_blobs: list[bytes] = []
-    for i, r in enumerate(rows):
-        blob = bytes(r["clients"])
-        if blob[:1] == b"H":
-            hll_owner.append(i)
-            hll_blobs.append(blob[1:])
-        else:
-            set_blobs.append(blob[1:])
-            set_owner.append(i)
-    hashes = np.frombuffer(b"".join(set_blobs), "<u8").astype(np.uint64)
-    owner = np.repeat(
-        np.array(set_owner, np.int64), np.array([len(b) // 8 for b in set_blobs], np.int64)
+    if n == 0:
+        return []
+    fixed = np.zeros((n, _FIXED), _U64)
+    sketches = [frame.sketches[name] for name in SKETCHES]
+    counts = [np.bincount(r.owner, minlength=n).astype(np.uint64) for r in sketches]
+    set_sizes = np.bincount(frame.client_owner, minlength=n).astype(np.uint64)
+    is_hll = np.zeros(n, bool)
+    is_hll[frame.hll_owner] = True
+    fixed[:, 0] = (
+        counts[0]
+        | counts[1] << np.uint64(16)
+        | counts[2] << np.uint64(32)
+        | set_sizes << np.uint64(48)
+        | np.where(is_hll, np.uint64(_HLL_FLAG), np.uint64(0))
     )
-    registers = np.frombuffer(b"".join(hll_blobs), np.uint8).reshape(len(hll_owner), HLL_M)
+    floats = np.stack([frame.values[k].astype(np.float64) for k in (*SUMS, *MINS, *MAXS)], 1)
+    fixed[:, 1 : 1 + floats.shape[1]] = floats.astype("<f8").view(_U64)
+    hists = np.concatenate([frame.values[k].astype("<u4") for k in HISTS], axis=1)
+    fixed[:, 1 + floats.shape[1] :] = np.ascontiguousarray(hists).view(_U64)
+
+    owners = [r.owner for r in sketches]
+    words = [
+        (r.index.astype(np.int64) & 0xFFFF).astype(np.uint64) | (r.count.astype(np.uint64) << 32)
+        for r in sketches
+    ]
+    parts = [np.full(r.owner.size, k, np.int8) for k, r in enumerate(sketches)]
+    owners.append(frame.client_owner)
+    words.append(frame.client_hash.astype(np.uint64))
+    parts.append(np.full(frame.client_owner.size, 3, np.int8))
+    owners.append(np.repeat(frame.hll_owner, _HLL_WORDS))
+    words.append(np.ascontiguousarray(frame.hll).view(_U64).reshape(-1).astype(np.uint64))
+    parts.append(np.full(frame.hll_owner.size * _HLL_WORDS, 3, np.int8))
+    owner = np.concatenate(owners)
+    item = np.concatenate(words)
+    order = np.lexsort((np.concatenate(parts), owner))  # stable: keeps each part's order
+    owner, item = owner[order], item[order]
+
+    extra = np.bincount(owner, minlength=n)
+    size = _FIXED + extra
+    start = np.zeros(n + 1, np.int64)
+    np.cumsum(size, out=start[1:])
+    out = np.empty(int(start[-1]), _U64)
+    out[start[:-1, None] + np.arange(_FIXED)] = fixed
+    extra_start = np.zeros(n, np.int64)
+    np.cumsum(extra[:-1], out=extra_start[1:])
+    within = np.arange(owner.size) - extra_start[owner]
+    out[start[owner] + _FIXED + within] = item
+    buf = out.tobytes()
+    bounds = (start * 8).tolist()
+    return [buf[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+def from_blobs(blobs: Sequence[bytes]) -> Frame:
+    """A frame from packed partial statistics (``stats_bin.partial`` values)."""
+    n = len(blobs)
+    if n == 0:
+        return reduce_empty()
+    size = np.array([len(b) // 8 for b in blobs], np.int64)
+    arr = np.frombuffer(b"".join(blobs), _U64)
+    start = np.zeros(n, np.int64)
+    np.cumsum(size[:-1], out=start[1:])
+    fixed = arr[start[:, None] + np.arange(_FIXED)]
+    head = fixed[:, 0]
+    values: dict[str, Array] = {}
+    floats = np.ascontiguousarray(fixed[:, 1 : 1 + len(SUMS) + 4]).view("<f8")
+    for k, name in enumerate((*SUMS, *MINS, *MAXS)):
+        col = floats[:, k].astype(np.float64)
+        values[name] = col.astype(np.int64) if name in COUNTS else col
+    hists = np.ascontiguousarray(fixed[:, 1 + len(SUMS) + 4 :]).view("<u4").astype(np.int64)
+    for k, name in enumerate(HISTS):
+        values[name] = hists[:, k * HIST_BUCKETS : (k + 1) * HIST_BUCKETS]
+
+    extra = size - _FIXED
+    owner = np.repeat(np.arange(n, dtype=np.int64), extra)
+    extra_start = np.zeros(n, np.int64)
+    np.cumsum(extra[:-1], out=extra_start[1:])
+    within = np.arange(owner.size) - extra_start[owner]
+    item = arr[start[owner] + _FIXED + within]
+    mask16 = np.uint64(0xFFFF)
+    c = [((head >> np.uint64(s)) & mask16).astype(np.int64) for s in (0, 16, 32)]
+    ends = np.cumsum(np.stack(c, 1), axis=1)  # end of each sketch within the bin's records
+    part = (within >= ends[owner, 0]).astype(np.int8)
+    part += within >= ends[owner, 1]
+    part += within >= ends[owner, 2]
+    sketches: dict[str, Ragged] = {}
+    for k, name in enumerate(SKETCHES):
+        mine = part == k
+        w = item[mine]
+        sketches[name] = Ragged(
+            owner[mine],
+            (w & mask16).astype(np.uint16).view(np.int16),
+            (w >> np.uint64(32)).astype(np.int64),
+        )
+    is_hll = (head & np.uint64(_HLL_FLAG)) != 0
+    clients = part == 3
+    as_set = clients & ~is_hll[owner]
+    hll_owner = np.flatnonzero(is_hll).astype(np.int64)
+    registers = (
+        np.ascontiguousarray(item[clients & is_hll[owner]].astype(_U64))
+        .view(np.uint8)
+        .reshape(hll_owner.size, HLL_M)
+        .copy()
+    )
     return Frame(
-        n, values, sketches, owner, hashes, np.array(hll_owner, np.int64), registers.copy()
+        n, values, sketches, owner[as_set], item[as_set].astype(np.uint64), hll_owner, registers
+    )
+
+
+def reduce_empty() -> Frame:
+    """A frame of no bins."""
+    return Frame(
+        0,
+        {
+            **{name: np.zeros(0, np.int64 if name in COUNTS else np.float64) for name in SUMS},
+            **{name: np.zeros(0) for name in (*MINS, *MAXS)},
+            **{name: np.zeros((0, HIST_BUCKETS), np.int64) for name in HISTS},
+        },
+        {name: _empty_ragged() for name in SKETCHES},
+        np.zeros(0, np.int64),
+        np.zeros(0, np.uint64),
+        np.zeros(0, np.int64),
+        np.zeros((0, HLL_M), np.uint8),
     )
 
 

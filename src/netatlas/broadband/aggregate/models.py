@@ -6,10 +6,11 @@
 * ``stats_state`` — per declared aggregation: the fingerprint of its declaration (a changed
   declaration or polygon layer means a rebuild), the highest ``measurements.id`` aggregated, and
   a version bumped on every change (the stats API's ETags).
-* ``stats_bin`` — one row per bin (area × time slice × hour of day × day of week × ISP) holding
-  mergeable partial statistics: counts, sums, min/max, M-Lab's 8-bucket histograms, log-bucket
-  quantile sketches and a distinct-client sketch (see :mod:`.frame`). Dimensions an aggregation
-  does not bin by hold a constant (``''`` or ``-1``, period ``0``).
+* ``stats_bin`` — one row per bin (area × time slice × hour of day × day of week × ISP): its
+  test count and, packed in one column, mergeable partial statistics: counts, sums, min/max,
+  M-Lab's 8-bucket histograms, log-bucket quantile sketches and a distinct-client sketch (see
+  :mod:`.frame`). Dimensions an aggregation does not bin by hold a constant (``''`` or ``-1``,
+  period ``0``).
 * ``mlab_state`` — the last date imported from BigQuery, per bounding box.
 """
 
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
+    Index,
     Integer,
     LargeBinary,
     SmallInteger,
@@ -64,20 +66,6 @@ stats_state = Table(
 )
 
 
-def _direction(prefix: str) -> list[Column[object]]:
-    return [
-        Column(f"{prefix}_n", Integer, nullable=False),
-        Column(f"{prefix}_sum", Float, nullable=False),
-        Column(f"{prefix}_logsum", Float, nullable=False),
-        Column(f"{prefix}_wsum", Float, nullable=False),  # Σ Mbit/s × seconds
-        Column(f"{prefix}_wtime", Float, nullable=False),  # Σ seconds
-        Column(f"{prefix}_min", Float),
-        Column(f"{prefix}_max", Float),
-        Column(f"{prefix}_hist", LargeBinary, nullable=False),  # 8 × uint32
-        Column(f"{prefix}_sketch", LargeBinary, nullable=False),  # (int16 bucket, uint32 count)*
-    ]
-
-
 stats_bin = Table(
     "stats_bin",
     metadata,
@@ -88,14 +76,8 @@ stats_bin = Table(
     Column("dow", SmallInteger, primary_key=True),  # 0 Monday – 6 Sunday, or -1
     Column("isp", String(128), primary_key=True),
     Column("tests", Integer, nullable=False),
-    Column("clients", LargeBinary, nullable=False),
-    *_direction("dl"),
-    *_direction("ul"),
-    Column("rtt_n", Integer, nullable=False),
-    Column("rtt_sum", Float, nullable=False),
-    Column("rtt_sketch", LargeBinary, nullable=False),
-    Column("loss_n", Integer, nullable=False),
-    Column("loss_sum", Float, nullable=False),
+    Column("partial", LargeBinary, nullable=False),  # packed partial statistics, see frame.py
+    Index("ix_stats_bin_period", "aggregation", "period"),
 )
 
 mlab_state = Table(

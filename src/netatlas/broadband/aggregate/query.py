@@ -163,13 +163,16 @@ def run_query(
 ) -> Answer:
     """The page of re-binned bins the query asks for, with their statistics."""
     with engine.connect() as conn:
-        rows = conn.execute(select(stats_bin).where(*_where(agg, q))).all()
-    maps = [r._mapping for r in rows]
-    keys: dict[str, list[Any]] = {k: [m[k] for m in maps] for k in KEYS}
+        columns = (*(stats_bin.c[k] for k in KEYS), stats_bin.c.partial)
+        rows = conn.execute(select(*columns).where(*_where(agg, q))).all()
+    n = len(rows)
+    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [()] * (len(KEYS) + 1)
+    keys: dict[str, list[Any]] = {k: list(cols[i]) for i, k in enumerate(KEYS)}
+    partials: list[bytes] = list(cols[-1])
     tz = zone(agg.timezone)
     out_layer = layer
     if "area" not in q.keep:
-        keys["area"] = [""] * len(maps)
+        keys["area"] = [""] * n
         out_layer = None
     elif q.keep["area"] and layer is not None and q.keep["area"] != layer.spec:
         try:
@@ -183,7 +186,7 @@ def run_query(
         mapped = iter(names)
         keys["area"] = [next(mapped) if ok else None for ok in inside.tolist()]
     if "time" not in q.keep:
-        keys["period"] = [0] * len(maps)
+        keys["period"] = [0] * n
         unit = "all"
     elif q.keep["time"]:
         unit = q.keep["time"]
@@ -192,7 +195,7 @@ def run_query(
         unit = agg.time
     for name, empty in (("hour", -1), ("dow", -1), ("isp", "")):
         if name not in q.keep:
-            keys[name] = [empty] * len(maps)
+            keys[name] = [empty] * n
     tuples = list(zip(*(keys[k] for k in KEYS), strict=True))
     index: dict[tuple[Any, ...], int] = {}
     for t in tuples:
@@ -203,7 +206,7 @@ def run_query(
     page = ordered[q.offset : q.offset + q.limit]
     position = {t: i for i, t in enumerate(page)}
     chosen = [i for i, t in enumerate(tuples) if t in position]
-    frame = fr.from_rows([maps[i] for i in chosen])
+    frame = fr.from_blobs([partials[i] for i in chosen])
     group = np.array([position[tuples[i]] for i in chosen], np.int64)
     frame = fr.reduce(frame, group, len(page))
     values = compute(frame, q.stats, agg.min_tests)

@@ -22,7 +22,7 @@ from netatlas.db.upsert import insert_for
 __all__ = ["KEYS", "STATS_COLUMNS", "State", "claim", "get_state", "load_bins", "write_bins"]
 
 KEYS = ("area", "period", "hour", "dow", "isp")
-STATS_COLUMNS = tuple(c.name for c in stats_bin.columns if c.name not in ("aggregation", *KEYS))
+STATS_COLUMNS = ("tests", "partial")
 BATCH = 5000
 
 
@@ -78,17 +78,19 @@ def claim(
     return seen.version + 1 if result.first() is not None else None
 
 
-def load_bins(conn: Connection, name: str, keys: Sequence[tuple[Any, ...]]) -> list[Any]:
-    """The stored bins with these keys (row mappings)."""
-    out: list[Any] = []
+def load_bins(
+    conn: Connection, name: str, keys: Sequence[tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    """The stored bins with these keys: (area, period, hour, dow, isp, partial) tuples."""
+    out: list[tuple[Any, ...]] = []
     key_cols = tuple_(*(stats_bin.c[k] for k in KEYS))
     for i in range(0, len(keys), 500):
         rows = conn.execute(
-            select(stats_bin).where(
+            select(*(stats_bin.c[k] for k in KEYS), stats_bin.c.partial).where(
                 stats_bin.c.aggregation == name, key_cols.in_(list(keys[i : i + 500]))
             )
         ).all()
-        out.extend(r._mapping for r in rows)
+        out.extend(tuple(r) for r in rows)
     return out
 
 

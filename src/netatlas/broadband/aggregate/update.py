@@ -130,15 +130,10 @@ def _write(engine: Engine, plan: _Plan, last: int) -> None:
             stored = load_bins(conn, plan.agg.name, tuples)
             if stored:
                 index = {t: i for i, t in enumerate(tuples)}
-                group = np.array(
-                    [
-                        *range(frame.size),
-                        *(index[tuple(r[c] for c in KEY_COLUMNS)] for r in stored),
-                    ],
-                    np.int64,
-                )
-                frame = fr.reduce(fr.concat([frame, fr.from_rows(stored)]), group, frame.size)
-        columns = {**keys, **fr.to_columns(frame)}
+                group = np.array([*range(frame.size), *(index[r[:-1]] for r in stored)], np.int64)
+                old = fr.from_blobs([r[-1] for r in stored])
+                frame = fr.reduce(fr.concat([frame, old]), group, frame.size)
+        columns = {**keys, "tests": frame.values["tests"].tolist(), "partial": fr.to_blobs(frame)}
         plan.report.bins = write_bins(conn, plan.agg.name, columns, replace_all=plan.full)
 
 
