@@ -210,24 +210,7 @@ def to_blobs(frame: Frame) -> list[bytes]:
     n = frame.size
     if n == 0:
         return []
-    fixed = np.zeros((n, _FIXED), _U64)
     sketches = [frame.sketches[name] for name in SKETCHES]
-    counts = [np.bincount(r.owner, minlength=n).astype(np.uint64) for r in sketches]
-    set_sizes = np.bincount(frame.client_owner, minlength=n).astype(np.uint64)
-    is_hll = np.zeros(n, bool)
-    is_hll[frame.hll_owner] = True
-    fixed[:, 0] = (
-        counts[0]
-        | counts[1] << np.uint64(16)
-        | counts[2] << np.uint64(32)
-        | set_sizes << np.uint64(48)
-        | np.where(is_hll, np.uint64(_HLL_FLAG), np.uint64(0))
-    )
-    floats = np.stack([frame.values[k].astype(np.float64) for k in (*SUMS, *MINS, *MAXS)], 1)
-    fixed[:, 1 : 1 + floats.shape[1]] = floats.astype("<f8").view(_U64)
-    hists = np.concatenate([frame.values[k].astype("<u4") for k in HISTS], axis=1)
-    fixed[:, 1 + floats.shape[1] :] = np.ascontiguousarray(hists).view(_U64)
-
     owners = [r.owner for r in sketches]
     words = [
         (r.index.astype(np.int64) & 0xFFFF).astype(np.uint64) | (r.count.astype(np.uint64) << 32)
@@ -246,16 +229,36 @@ def to_blobs(frame: Frame) -> list[bytes]:
     owner, item = owner[order], item[order]
 
     extra = np.bincount(owner, minlength=n)
-    size = _FIXED + extra
     start = np.zeros(n + 1, np.int64)
-    np.cumsum(size, out=start[1:])
+    np.cumsum(_FIXED + extra, out=start[1:])
     out = np.empty(int(start[-1]), _U64)
-    out[start[:-1, None] + np.arange(_FIXED)] = fixed
+    base = start[:-1]
+
+    counts = [np.bincount(r.owner, minlength=n).astype(np.uint64) for r in sketches]
+    set_sizes = np.bincount(frame.client_owner, minlength=n).astype(np.uint64)
+    is_hll = np.zeros(n, bool)
+    is_hll[frame.hll_owner] = True
+    out[base] = (
+        counts[0]
+        | counts[1] << np.uint64(16)
+        | counts[2] << np.uint64(32)
+        | set_sizes << np.uint64(48)
+        | np.where(is_hll, np.uint64(_HLL_FLAG), np.uint64(0))
+    )
+    j = 1
+    for name in (*SUMS, *MINS, *MAXS):
+        out[base + j] = frame.values[name].astype("<f8").view(_U64)
+        j += 1
+    hists = np.concatenate([frame.values[k].astype("<u4") for k in HISTS], axis=1)
+    hist_words = np.ascontiguousarray(hists).view(_U64)
+    for k in range(hist_words.shape[1]):
+        out[base + j + k] = hist_words[:, k]
+
     extra_start = np.zeros(n, np.int64)
     np.cumsum(extra[:-1], out=extra_start[1:])
     within = np.arange(owner.size) - extra_start[owner]
     out[start[owner] + _FIXED + within] = item
-    buf = out.tobytes()
+    buf = out.tobytes()  # slicing bytes costs a third of slicing a memoryview
     bounds = (start * 8).tolist()
     return [buf[a:b] for a, b in itertools.pairwise(bounds)]
 

@@ -101,9 +101,14 @@ def read_tests(conn: Connection, after_id: int, upto_id: int, *, survey: bool = 
         query = query.outerjoin(
             down, and_(down.c.download_id == m.c.id, down.c.consent.is_(True))
         ).outerjoin(up, and_(up.c.upload_id == m.c.id, up.c.consent.is_(True)))
-    # Straight to the driver: no per-value result processing for a million rows.
+    # Straight to the driver's cursor: plain tuples, no per-row result objects.
     sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
-    rows = conn.exec_driver_sql(sql).fetchall()
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
     cols: list[Any] = list(zip(*rows, strict=True)) if rows else [()] * 15
     n = len(rows)
     asn = np.array([-1 if a is None else a for a in cols[9]], dtype=np.int64)
