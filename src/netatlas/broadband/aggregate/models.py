@@ -22,9 +22,9 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
-    Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Table,
@@ -69,15 +69,16 @@ stats_state = Table(
 stats_bin = Table(
     "stats_bin",
     metadata,
-    Column("aggregation", String(64), primary_key=True),
-    Column("area", String(64), primary_key=True),
-    Column("period", BigInteger, primary_key=True),  # UTC epoch seconds of the slice start
-    Column("hour", SmallInteger, primary_key=True),  # 0–23 local, or -1
-    Column("dow", SmallInteger, primary_key=True),  # 0 Monday – 6 Sunday, or -1
-    Column("isp", String(128), primary_key=True),
+    Column("aggregation", String(64), nullable=False),
+    Column("area", String(64), nullable=False),
+    Column("period", BigInteger, nullable=False),  # UTC epoch seconds of the slice start
+    Column("hour", SmallInteger, nullable=False),  # 0–23 local, or -1
+    Column("dow", SmallInteger, nullable=False),  # 0 Monday – 6 Sunday, or -1
+    Column("isp", String(128), nullable=False),
     Column("tests", Integer, nullable=False),
     Column("partial", LargeBinary, nullable=False),  # packed partial statistics, see frame.py
-    Index("ix_stats_bin_period", "aggregation", "period"),
+    # The time slice second: a time filter reads one range of the key.
+    PrimaryKeyConstraint("aggregation", "period", "area", "hour", "dow", "isp"),
 )
 
 mlab_state = Table(

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, delete, select, tuple_, update
+from sqlalchemy import Connection, delete, select, update
 
 from netatlas.broadband.aggregate.models import stats_bin, stats_state
 from netatlas.db.upsert import insert_for
@@ -81,16 +81,26 @@ def claim(
 def load_bins(
     conn: Connection, name: str, keys: Sequence[tuple[Any, ...]]
 ) -> list[tuple[Any, ...]]:
-    """The stored bins with these keys: (area, period, hour, dow, isp, partial) tuples."""
+    """The stored bins with these keys: (area, period, hour, dow, isp, partial) tuples.
+
+    Asked for by time slice and area, which the primary key finds directly (a row-value IN
+    list is not used as an index by SQLite); other hours, weekdays or ISPs of those areas
+    are dropped here."""
+    wanted = set(keys)
+    areas_of: dict[int, set[str]] = {}
+    for key in keys:
+        areas_of.setdefault(key[1], set()).add(key[0])
+    c = stats_bin.c
     out: list[tuple[Any, ...]] = []
-    key_cols = tuple_(*(stats_bin.c[k] for k in KEYS))
-    for i in range(0, len(keys), 500):
-        rows = conn.execute(
-            select(*(stats_bin.c[k] for k in KEYS), stats_bin.c.partial).where(
-                stats_bin.c.aggregation == name, key_cols.in_(list(keys[i : i + 500]))
-            )
-        ).all()
-        out.extend(tuple(r) for r in rows)
+    for period, areas in sorted(areas_of.items()):
+        chosen = sorted(areas)
+        for i in range(0, len(chosen), 500):
+            rows = conn.execute(
+                select(*(c[k] for k in KEYS), c.partial).where(
+                    c.aggregation == name, c.period == period, c.area.in_(chosen[i : i + 500])
+                )
+            ).all()
+            out.extend(t for r in rows if (t := tuple(r))[:-1] in wanted)
     return out
 
 
@@ -116,7 +126,8 @@ def write_bins(
     # In primary-key order, the index grows at its end instead of at random places (the
     # rebuild of a few hundred thousand bins inserts about twice as fast).
     if n:
-        order = np.lexsort(tuple(_ranks(columns[k]) for k in reversed(KEYS))).tolist()
+        pk = [c.name for c in stats_bin.primary_key.columns][1:]
+        order = np.lexsort(tuple(_ranks(columns[k]) for k in reversed(pk))).tolist()
         rows = [rows[i] for i in order]
     if replace_all:
         conn.execute(delete(stats_bin).where(stats_bin.c.aggregation == name))

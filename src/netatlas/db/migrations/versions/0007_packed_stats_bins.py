@@ -1,4 +1,5 @@
-"""Statistics bins: partial statistics packed into one column; an index for time filters.
+"""Statistics bins: partial statistics packed into one column; the time slice second in the
+primary key, so that a time filter reads a range of it.
 
 Bins are derived data: the table is recreated empty and every aggregation's fingerprint is
 cleared, so the next ``netatlas aggregate`` (or the pipeline job) rebuilds them.
@@ -19,6 +20,7 @@ branch_labels = None
 depends_on = None
 
 KEYS = ("aggregation", "area", "period", "hour", "dow", "isp")
+NEW_KEY = ("aggregation", "period", "area", "hour", "dow", "isp")
 
 
 def _keys() -> list[sa.Column[object]]:
@@ -57,14 +59,12 @@ def upgrade() -> None:
         "stats_bin",
         *_keys(),
         sa.Column("partial", sa.LargeBinary, nullable=False),
-        sa.PrimaryKeyConstraint(*KEYS, name="pk_stats_bin"),
+        sa.PrimaryKeyConstraint(*NEW_KEY, name="pk_stats_bin"),
     )
-    op.create_index("ix_stats_bin_period", "stats_bin", ["aggregation", "period"])
     _forget_bins()
 
 
 def downgrade() -> None:
-    op.drop_index("ix_stats_bin_period", "stats_bin")
     op.drop_table("stats_bin")
     op.create_table(
         "stats_bin",
