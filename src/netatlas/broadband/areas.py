@@ -78,6 +78,14 @@ def _polygon(ring: Sequence[tuple[float, float]]) -> bytes:
     return _encode({"type": "Polygon", "coordinates": [[[x, y] for x, y in ring]]})
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _h3_outline(cell: int) -> bytes:
+    """A hexagon's outline as GeoJSON (kept: a map answer asks for the same cells again)."""
+    boundary = h3.cell_to_boundary(cell)
+    ring = [(lng, lat) for lat, lng in boundary]
+    return _polygon([*ring, ring[0]])
+
+
 class H3Layer:
     def __init__(self, resolution: int) -> None:
         self.resolution = resolution
@@ -117,9 +125,7 @@ class H3Layer:
         return np.array([h3.cell_to_parent(c, resolution) for c in codes.tolist()], np.int64)
 
     def geometry(self, key: str) -> bytes | None:
-        boundary = h3.cell_to_boundary(h3.str_to_int(key))
-        ring = [(lng, lat) for lat, lng in boundary]
-        return _polygon([*ring, ring[0]])
+        return _h3_outline(h3.str_to_int(key))
 
     def name(self, key: str) -> str | None:
         return None
