@@ -24,7 +24,9 @@ COMMANDS = [
     ["bench.cell_import", "sqlite", "--rows", "2000000"],
     ["bench.export_fanout", "postgresql", "--observations", "1000000"],
     ["bench.mlab_import", "1000000", "sqlite"],
-    ["bench.aggregate", "1000000"],
+    ["bench.mlab_import", "1000000", "postgresql"],
+    ["bench.aggregate", "1000000", "sqlite"],
+    ["bench.aggregate", "1000000", "postgresql"],
 ]
 
 

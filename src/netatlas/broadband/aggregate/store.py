@@ -131,6 +131,15 @@ def write_bins(
         rows = [rows[i] for i in order]
     if replace_all:
         conn.execute(delete(stats_bin).where(stats_bin.c.aggregation == name))
+    if replace_all and conn.dialect.name == "postgresql":
+        raw: Any = conn.connection.dbapi_connection  # the same transaction
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY {stats_bin.name} ({', '.join(names)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return n
     # Plain tuples straight to the driver: SQLAlchemy's per-parameter processing of 35
     # columns costs more than the database for the hundreds of thousands of bins of a rebuild.
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
