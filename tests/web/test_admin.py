@@ -15,8 +15,12 @@ import pytest
 from sqlalchemy import Engine, func, insert, select
 from starlette.testclient import TestClient
 
+from netatlas.broadband.aggregate.config import aggregations_source
+from netatlas.broadband.aggregate.update import update_statistics
+from netatlas.broadband.form import DEFAULT_FORM, form_as_document
 from netatlas.broadband.models import measurements, survey_response
 from netatlas.cli import main
+from netatlas.db.documents import config_document, delete_document, put_document
 from netatlas.export.models import export_config
 from netatlas.location.models import api_key
 from netatlas.settings import Settings
@@ -466,11 +470,98 @@ def test_csv_exports_of_surveys_and_tests(admin: TestClient, engine: Engine) -> 
     assert "client_ip" not in tests[0]
 
 
-def test_settings_page_shows_the_files_read_only(admin: TestClient) -> None:
+def _post_document(admin: TestClient, name: str, document: Any, action: str = "save") -> Any:
+    text = document if isinstance(document, str) else json.dumps(document)
+    data = {"csrf": _csrf(admin, "/admin/settings"), "action": action, "document": text}
+    return admin.post(f"/admin/settings/{name}", data=data, follow_redirects=False)
+
+
+def _stored_documents(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return sorted(conn.execute(select(config_document.c.name)).scalars())
+
+
+def test_admin_edits_the_survey_form(admin: TestClient, engine: Engine) -> None:
     html = admin.get("/admin/settings").text
-    assert "read-only" in html and "NETATLAS_SURVEY_PATH" in html
-    assert "connection_type" in html  # the built-in survey's questions
-    assert "hex8" in html  # the built-in aggregations
+    assert "connection_type" in html and "the built-in form" in html  # in force, as JSON
+    form = form_as_document(DEFAULT_FORM)
+    # Bad documents: a 400 naming the problem, the text kept in the editor, nothing stored.
+    res = _post_document(admin, "survey", '{"fields": [')
+    assert res.status_code == 400 and "not valid JSON" in res.text
+    assert "{&#34;fields&#34;: [" in res.text or '{"fields": [' in res.text
+    bad = {**form, "fields": [{"name": "speed", "type": "slider"}]}
+    res = _post_document(admin, "survey", bad)
+    assert res.status_code == 400 and "fields[0].type" in res.text
+    assert _stored_documents(engine) == []
+
+    form["fields"].append(
+        {"name": "plan_name", "label": "What is your plan called?", "type": "text"}
+    )
+    res = _post_document(admin, "survey", form)
+    assert res.status_code == 303 and res.headers["location"].startswith("/admin/settings?done=")
+    location = res.headers["location"]
+    fields = [f["name"] for f in admin.get("/api/v1/speedtest/config").json()["form"]["fields"]]
+    assert fields[-1] == "plan_name" and "connection_type" in fields
+    assert 'name="plan_name"' in admin.get("/speedtest").text
+    html = admin.get(location).text
+    assert "saved here" in html and "by admin" in html and "The survey form was saved" in html
+
+    res = _post_document(admin, "survey", "", action="reset")
+    assert res.status_code == 303
+    fields = [f["name"] for f in admin.get("/api/v1/speedtest/config").json()["form"]["fields"]]
+    assert "plan_name" not in fields
+    assert _stored_documents(engine) == []
+    assert [a for a in _audit(engine) if a[0].startswith("settings.")] == [
+        ("settings.survey.save", "survey"),
+        ("settings.survey.reset", "survey"),
+    ]
+
+
+def test_admin_edits_the_aggregations(admin: TestClient, engine: Engine) -> None:
+    html = admin.get("/admin/settings").text
+    assert "hex8" in html and "the built-in aggregations" in html
+    names = [a["name"] for a in admin.get("/api/v1/broadband/aggregations").json()["aggregations"]]
+    assert names == ["countries", "hex8", "tiles"]
+    unknown = {"aggregation": [{"name": "wards", "area": "city_wards", "time": "month"}]}
+    res = _post_document(admin, "aggregations", unknown)
+    assert res.status_code == 400 and "city_wards" in res.text and "areas import" in res.text
+    res = _post_document(
+        admin, "aggregations", {"aggregation": [{"name": "x", "time": "fortnight"}]}
+    )
+    assert res.status_code == 400 and "time must be one of" in res.text
+    assert _stored_documents(engine) == []
+
+    daily = {"name": "daily", "area": "countries", "time": "day", "isp": True, "min_tests": 3}
+    document = {"aggregation": [daily]}
+    assert _post_document(admin, "aggregations", document).status_code == 303
+    listed = admin.get("/api/v1/broadband/aggregations").json()["aggregations"]
+    assert [(a["name"], a["time"], a["min_tests"]) for a in listed] == [("daily", "day", 3)]
+    assert admin.get("/api/v1/broadband/stats/hex8").status_code == 400  # no longer declared
+    # The statistics job follows the saved document too.
+    (report,) = update_statistics(engine, "")
+    assert report.name == "daily" and report.rebuilt and not report.error
+
+    assert _post_document(admin, "aggregations", "", action="reset").status_code == 303
+    listed = admin.get("/api/v1/broadband/aggregations").json()["aggregations"]
+    assert [a["name"] for a in listed] == ["countries", "hex8", "tiles"]
+    assert ("settings.aggregations.save", "aggregations") in _audit(engine)
+
+
+def test_other_processes_pick_up_a_saved_document(engine: Engine) -> None:
+    # A second server process holds its own source: it sees a save once its recheck is due.
+    source = aggregations_source(engine, "")
+    assert [a.name for a in source.current()] == ["countries", "hex8", "tiles"]
+    with engine.begin() as conn:
+        put_document(conn, "aggregations", {"aggregation": [{"name": "all"}]}, "someone")
+    assert [a.name for a in source.current()] == ["countries", "hex8", "tiles"]  # not yet due
+    source.forget()
+    assert [a.name for a in source.current()] == ["all"]
+    quick = aggregations_source(engine, "")
+    quick._recheck = 0.0
+    assert [a.name for a in quick.current()] == ["all"]
+    with engine.begin() as conn:
+        delete_document(conn, "aggregations")
+    assert [a.name for a in quick.current()] == ["countries", "hex8", "tiles"]
 
 
 def test_overview_and_audit_pages(admin: TestClient, engine: Engine) -> None:

@@ -1,6 +1,8 @@
-"""The survey's questions: declared in a settings file, checked here.
+"""The survey's questions: edited on the admin pages or declared in a settings file, checked
+here.
 
-The file (``NETATLAS_SURVEY_PATH``, TOML or JSON) names the form, its consent text and its
+A form saved on the admin pages (JSON, the shape below) takes precedence over the file
+(``NETATLAS_SURVEY_PATH``, TOML or JSON). Either names the form, its consent text and its
 fields; without one the form is Piecewise's (provider, connection type, monthly cost,
 advertised download and upload speeds). A field::
 
@@ -30,7 +32,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_FORM", "Field", "Form", "FormError", "load_form", "validate"]
+from sqlalchemy import Engine
+
+from netatlas.db.documents import Configured, get_document
+
+__all__ = [
+    "DEFAULT_FORM",
+    "DOCUMENT",
+    "Field",
+    "Form",
+    "FormError",
+    "form_as_document",
+    "form_from_mapping",
+    "form_source",
+    "load_form",
+    "validate",
+]
+
+#: The name of the form saved on the admin pages (``config_document``).
+DOCUMENT = "survey"
 
 TYPES = ("select", "multi-select", "text", "number", "checkbox")
 MAX_TEXT = 500
@@ -160,8 +180,14 @@ def form_from_mapping(raw: Mapping[str, Any]) -> Form:
     )
 
 
-def load_form(path: str) -> Form:
-    """The form in ``path`` (``.json``: JSON, anything else: TOML), or Piecewise's."""
+def load_form(path: str, engine: Engine | None = None) -> Form:
+    """The form saved on the admin pages (when ``engine`` is given and one is), else the one
+    in ``path`` (``.json``: JSON, anything else: TOML), else Piecewise's."""
+    if engine is not None:
+        with engine.connect() as conn:
+            doc = get_document(conn, DOCUMENT)
+        if doc is not None:
+            return form_from_mapping(doc.data())
     if not path:
         return DEFAULT_FORM
     try:
@@ -178,6 +204,38 @@ def load_form(path: str) -> Form:
         return form_from_mapping(raw)
     except FormError as exc:
         raise FormError(f"{path}: {exc}") from None
+
+
+def form_source(engine: Engine | None, path: str) -> Configured[Form]:
+    """The form in force, following edits made on the admin pages."""
+    return Configured(engine, DOCUMENT, form_from_mapping, lambda: load_form(path))
+
+
+def form_as_document(form: Form) -> dict[str, Any]:
+    """The form as the document :func:`form_from_mapping` reads (for the admin editor)."""
+    fields_out = []
+    for f in form.fields:
+        item: dict[str, Any] = {"name": f.name, "label": f.label, "type": f.type}
+        if f.required:
+            item["required"] = True
+        if f.options:
+            item["options"] = [
+                v if v == label else {"value": v, "label": label} for v, label in f.options
+            ]
+        for key in ("min", "max", "unit", "help"):
+            value = getattr(f, key)
+            if value is not None:
+                item[key] = value
+        if f.type == "text" and f.max_length != MAX_TEXT:
+            item["max_length"] = f.max_length
+        fields_out.append(item)
+    return {
+        "name": form.name,
+        "title": form.title,
+        "consent_text": form.consent_text,
+        "consent_required": form.consent_required,
+        "fields": fields_out,
+    }
 
 
 def _empty(value: Any) -> bool:

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from netatlas.broadband.asn import AsnLookup, asn_from_path
-from netatlas.broadband.form import Form, load_form
+from netatlas.broadband.form import Form, form_source
 from netatlas.broadband.measurements import record_local_test
 from netatlas.broadband.ndt7 import spec
 from netatlas.broadband.ndt7.archive import Ndt7Result, make_uuid, write_result
@@ -27,6 +27,7 @@ from netatlas.broadband.ndt7.server import Channel, Limits, TestRunner, load_mes
 from netatlas.broadband.ndt7.tcpinfo import congestion_control, find_socket, socket_cookie
 from netatlas.broadband.ndt7.tokens import TokenSigner, load_key
 from netatlas.broadband.survey import SurveyService
+from netatlas.db.documents import Configured
 from netatlas.geo.geoip import GeoIP
 from netatlas.settings import Settings
 
@@ -53,14 +54,15 @@ class Broadband:
     geoip: GeoIP | None
     guard: Guard
     signer: TokenSigner
-    form: Form
+    forms: Configured[Form]
     survey: SurveyService
     limits: Limits = Limits()  # noqa: RUF009 - frozen dataclass, shared on purpose
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine, geoip: GeoIP | None) -> Broadband:
         asn = asn_from_path(settings.geoip_asn_path)
-        form = load_form(settings.survey_path)
+        forms = form_source(engine, settings.survey_path)
+        forms.current()  # a bad survey file: FormError at start, not on a request
         load_messages()  # the random load, made once per process
         return cls(
             settings=settings,
@@ -71,9 +73,14 @@ class Broadband:
                 settings.ndt7_max_tests, settings.ndt7_ip_concurrent, settings.ndt7_ip_per_hour
             ),
             signer=TokenSigner(load_key(settings.secret_key, settings.data_dir)),
-            form=form,
-            survey=SurveyService(engine, form, settings.ndt7_mode, asn, geoip),
+            forms=forms,
+            survey=SurveyService(engine, forms.current, settings.ndt7_mode, asn, geoip),
         )
+
+    @property
+    def form(self) -> Form:
+        """The survey form in force (edits on the admin pages apply within seconds)."""
+        return self.forms.current()
 
     def admit(self, subprotocols: Sequence[str], query: bytes, ip: str | None) -> spec.Request:
         """Check a handshake; :class:`~netatlas.broadband.ndt7.spec.Ndt7Error` if refused."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -110,30 +110,41 @@ class SurveyService:
     """Checks and stores survey submissions for one form and one mode."""
 
     def __init__(
-        self, engine: Engine, form: Form, mode: str, asn: AsnLookup, geoip: GeoIP | None
+        self,
+        engine: Engine,
+        form: Form | Callable[[], Form],
+        mode: str,
+        asn: AsnLookup,
+        geoip: GeoIP | None,
     ) -> None:
         self.engine = engine
-        self.form = form
+        self._form = form
         self.mode = mode
         self.asn = asn
         self.geoip = geoip
 
+    @property
+    def form(self) -> Form:
+        """The form in force (one given, or the current one of a source)."""
+        return self._form if isinstance(self._form, Form) else self._form()
+
     def submit(self, body: Any, client_ip: str | None) -> SurveySaved:
         """Store one submission; :class:`SurveyError` with every problem otherwise."""
+        form = self.form
         errors: dict[str, str] = {}
         if not isinstance(body, Mapping):
             raise SurveyError({"body": "must be a JSON object"})
         unknown = set(body) - {"answers", "consent", "location", *DIRECTIONS}
         for key in sorted(unknown):
             errors[str(key)[:64]] = "unknown field"
-        answers, answer_errors = validate(self.form, body.get("answers", {}))
+        answers, answer_errors = validate(form, body.get("answers", {}))
         for name, message in answer_errors.items():
             errors[name if name == "answers" else f"answers.{name}"] = message
         consent = body.get("consent", False)
         if not isinstance(consent, bool):
             errors["consent"] = "must be true or false"
             consent = False
-        elif self.form.consent_required and not consent:
+        elif form.consent_required and not consent:
             errors["consent"] = "required: tick the box to agree"
         location = _location(body.get("location"), errors)
         refs = self._refs(body, errors)
@@ -149,7 +160,7 @@ class SurveyService:
                     insert(survey_response)
                     .values(
                         created=datetime.now(UTC).replace(tzinfo=None),
-                        form=self.form.name,
+                        form=form.name,
                         answers=answers,
                         consent=consent,
                         lat=keep[0] if keep else None,

@@ -20,6 +20,7 @@ def load_all() -> MetaData:
     from netatlas.broadband import models as _broadband  # noqa: F401
     from netatlas.broadband.aggregate import models as _stats  # noqa: F401
     from netatlas.datamap import models as _datamap  # noqa: F401
+    from netatlas.db import documents as _documents  # noqa: F401
     from netatlas.db import models as _db  # noqa: F401
     from netatlas.export import models as _export  # noqa: F401
     from netatlas.location import limits_models as _limits  # noqa: F401

@@ -1,4 +1,5 @@
-"""Declared aggregations: what to bin by and how, read from ``NETATLAS_AGGREGATIONS_PATH``.
+"""Declared aggregations: what to bin by and how, edited on the admin pages or read from
+``NETATLAS_AGGREGATIONS_PATH``.
 
 The file is TOML (or JSON with the same shape)::
 
@@ -21,7 +22,8 @@ The file is TOML (or JSON with the same shape)::
 
 A pattern matches case-insensitively anywhere in ``AS<number> <AS name>``; ``/…/`` is a
 regular expression. The first rule that matches names the ISP; otherwise the AS name is used.
-Without a file, :data:`DEFAULTS` apply.
+Aggregations saved on the admin pages (the same shape, as JSON) take precedence over the
+file; without either, :data:`DEFAULTS` apply.
 """
 
 from __future__ import annotations
@@ -30,13 +32,29 @@ import hashlib
 import json
 import re
 import tomllib
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from netatlas.broadband.aggregate.timebins import UNITS, zone
+from sqlalchemy import Engine
 
-__all__ = ["DEFAULTS", "Aggregation", "ConfigError", "load_aggregations", "parse_aggregations"]
+from netatlas.broadband.aggregate.timebins import UNITS, zone
+from netatlas.db.documents import Configured, get_document
+
+__all__ = [
+    "DEFAULTS",
+    "DOCUMENT",
+    "Aggregation",
+    "ConfigError",
+    "aggregations_source",
+    "as_document",
+    "load_aggregations",
+    "parse_aggregations",
+]
+
+#: The name of the aggregations saved on the admin pages (``config_document``).
+DOCUMENT = "aggregations"
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SOURCES = ("local", "mlab", "import")
@@ -193,8 +211,14 @@ def parse_aggregations(data: Any) -> tuple[Aggregation, ...]:
     return result
 
 
-def load_aggregations(path: str) -> tuple[Aggregation, ...]:
-    """The declared aggregations (the defaults when ``path`` is empty)."""
+def load_aggregations(path: str, engine: Engine | None = None) -> tuple[Aggregation, ...]:
+    """The declared aggregations: those saved on the admin pages when ``engine`` is given and
+    some are, else the file ``path``, else the defaults."""
+    if engine is not None:
+        with engine.connect() as conn:
+            doc = get_document(conn, DOCUMENT)
+        if doc is not None:
+            return parse_aggregations(doc.data())
     if not path:
         return DEFAULTS
     file = Path(path)
@@ -204,3 +228,25 @@ def load_aggregations(path: str) -> tuple[Aggregation, ...]:
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return parse_aggregations(data)
+
+
+def aggregations_source(engine: Engine, path: str) -> Configured[tuple[Aggregation, ...]]:
+    """The aggregations in force, following edits made on the admin pages."""
+    return Configured(engine, DOCUMENT, parse_aggregations, lambda: load_aggregations(path))
+
+
+def as_document(aggs: Sequence[Aggregation]) -> dict[str, Any]:
+    """Aggregations as the document :func:`parse_aggregations` reads (the admin editor shows
+    the ones in force this way); settings left at their default are left out."""
+    out = []
+    for a in aggs:
+        item: dict[str, Any] = {}
+        for f in fields(a):
+            value = getattr(a, f.name)
+            if f.name != "name" and value == f.default:
+                continue
+            if f.name == "isp_rewrites":
+                value = [list(rule) for rule in value]
+            item[f.name] = list(value) if isinstance(value, tuple) else value
+        out.append(item)
+    return {"aggregation": out}

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Engine, func, select
 
-from netatlas.broadband.aggregate.config import Aggregation, load_aggregations
+from netatlas.broadband.aggregate.config import Aggregation, aggregations_source
 from netatlas.broadband.aggregate.models import stats_bin
 from netatlas.broadband.aggregate.query import Answer, QueryError, parse_query, run_query
 from netatlas.broadband.aggregate.report import DEFAULT_STATS, STATS
@@ -40,9 +40,19 @@ class StatsResult:
 class StatsService:
     def __init__(self, engine: Engine, aggregations_path: str = "") -> None:
         self.engine = engine
-        self.declared = {a.name: a for a in load_aggregations(aggregations_path)}
+        self._source = aggregations_source(engine, aggregations_path)
+        self._source.current()  # a bad settings file: ConfigError now, not on a request
         self._cache: OrderedDict[str, Answer] = OrderedDict()
         self._lock = threading.Lock()
+
+    def reload(self) -> None:
+        """Read the declared aggregations again on the next call (after an admin edit)."""
+        self._source.forget()
+
+    @property
+    def declared(self) -> dict[str, Aggregation]:
+        """The aggregations in force (edits on the admin pages apply within seconds)."""
+        return {a.name: a for a in self._source.current()}
 
     def aggregations(self) -> list[dict[str, Any]]:
         """What ``/api/v1/broadband/aggregations`` lists."""
@@ -95,7 +105,8 @@ class StatsService:
             state = states(conn).get(agg.name)
         version = f"{state.fingerprint}:{state.version}" if state else "0"
         canonical = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
-        digest = hashlib.sha256(f"{agg.name}|{version}|{canonical}".encode()).hexdigest()[:24]
+        text = f"{agg!r}|{version}|{canonical}"  # the declaration: min_tests may change first
+        digest = hashlib.sha256(text.encode()).hexdigest()[:24]
         etag = f'"{digest}"'
         if etag in if_none_match:
             return StatsResult(etag, None, query.format)

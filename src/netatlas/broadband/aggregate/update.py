@@ -146,7 +146,7 @@ def update_statistics(
     now: float | None = None,
 ) -> list[UpdateReport]:
     """Bring every declared aggregation (or those named) up to date with the measurements."""
-    aggs = load_aggregations(aggregations_path)
+    aggs = load_aggregations(aggregations_path, engine)
     if names:
         aggs = tuple(a for a in aggs if a.name in names)
     plans, reports = _plans(engine, aggs, rebuild)

@@ -265,7 +265,7 @@ def _questions(request: Request) -> list[tuple[str, str, dict[str, str]]]:
     """The survey's questions (name, label, option labels by value); none when its settings
     file is broken."""
     try:
-        form = load_form(request.app.state.services.settings.survey_path)
+        form = load_form(request.app.state.services.settings.survey_path, engine_of(request))
     except FormError:
         return []
     return [(f.name, f.label, dict(f.options)) for f in form.fields]

@@ -40,7 +40,7 @@ def configuration(settings: Settings, engine: Engine) -> dict[str, Any]:
         "aggregations_path": settings.aggregations_path,
     }
     try:
-        out["form"] = load_form(settings.survey_path)
+        out["form"] = load_form(settings.survey_path, engine)
     except FormError as exc:
         out["form_error"] = str(exc)
     try:

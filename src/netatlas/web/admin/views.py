@@ -1,5 +1,5 @@
-"""The admin pages: login and logout, the overview, the audit log and the read-only settings.
-Keys, exports and surveys are in :mod:`.data_views`.
+"""The admin pages: login and logout, the overview, the audit log and the survey form and
+aggregations editor. Keys, exports and surveys are in :mod:`.data_views`.
 
 ``/admin/login`` is the only page without a session. A wrong password answers 401; too many
 (see :mod:`.auth`) answer 429 with ``Retry-After`` until the lock-out ends.
@@ -7,13 +7,15 @@ Keys, exports and surveys are in :mod:`.data_views`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from netatlas.web.admin import auth, data_views
-from netatlas.web.admin.audit import Actor, entries, record_now
+from netatlas.web.admin import auth, data_views, settings_docs
+from netatlas.web.admin.audit import Actor, ChangeError, entries, record_now
 from netatlas.web.admin.guard import (
     NO_STORE,
     Admin,
@@ -132,11 +134,71 @@ async def audit(request: Request, admin: Admin) -> Response:
     )
 
 
+SETTINGS_DONE = {
+    "survey-saved": "The survey form was saved. The speed-test page shows it within seconds.",
+    "survey-reset": "The saved survey form was removed: the settings file or built-in form"
+    " applies.",
+    "aggregations-saved": "The aggregations were saved. Changed ones are rebuilt by the next"
+    " statistics update.",
+    "aggregations-reset": "The saved aggregations were removed: the settings file or built-in"
+    " ones apply.",
+}
+
+
+async def _settings(request: Request, admin: Admin, status: int = 200, **extra: Any) -> Response:
+    settings = request.app.state.services.settings
+    engine = engine_of(request)
+    context = await run_in_threadpool(configuration, settings, engine)
+    docs = await run_in_threadpool(settings_docs.editors, settings, engine)
+    message = SETTINGS_DONE.get(request.query_params.get("done", ""))
+    return render(
+        request,
+        "admin/settings.html",
+        status=status,
+        admin=admin,
+        section="settings",
+        editors=docs,
+        message=message,
+        **{**context, **extra},
+    )
+
+
 @admin_view
 async def settings_page(request: Request, admin: Admin) -> Response:
-    settings = request.app.state.services.settings
-    context = await run_in_threadpool(configuration, settings, engine_of(request))
-    return render(request, "admin/settings.html", admin=admin, section="settings", **context)
+    return await _settings(request, admin)
+
+
+def _forget(request: Request) -> None:
+    """Let this process see a saved document at once (others within a few seconds)."""
+    stats = getattr(request.app.state, "stats_service", None)
+    if stats is not None:
+        stats.reload()
+    broadband = getattr(request.app.state, "broadband", None)
+    if broadband is not None:
+        broadband.forms.forget()
+
+
+@admin_view
+async def settings_document(request: Request, admin: Admin) -> Response:
+    name = request.path_params["name"]
+    if name not in settings_docs.NAMES or admin.form is None:
+        return render(request, "404.html", status=404)
+    engine = engine_of(request)
+    if admin.form.get("action") == "reset":
+        await run_in_threadpool(settings_docs.reset, engine, admin.actor, name)
+        _forget(request)
+        return RedirectResponse(
+            f"/admin/settings?done={name}-reset#{name}", status_code=303, headers=NO_STORE
+        )
+    text = admin.form.get("document", "")
+    try:
+        await run_in_threadpool(settings_docs.save, engine, admin.actor, name, text)
+    except ChangeError as exc:
+        return await _settings(request, admin, 400, errors=exc.errors, failed=name, submitted=text)
+    _forget(request)
+    return RedirectResponse(
+        f"/admin/settings?done={name}-saved#{name}", status_code=303, headers=NO_STORE
+    )
 
 
 routes = [
@@ -145,5 +207,6 @@ routes = [
     Route("/admin", dashboard, methods=["GET"]),
     Route("/admin/audit", audit, methods=["GET"]),
     Route("/admin/settings", settings_page, methods=["GET"]),
+    Route("/admin/settings/{name}", settings_document, methods=["POST"]),
     *data_views.routes,
 ]
