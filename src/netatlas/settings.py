@@ -149,7 +149,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "ndt7_ip_per_hour", int, "60", "ndt7 tests a client address may start an hour; 0: no limit."
     ),
-    Setting("survey_path", str, "", "Survey questions file (TOML or JSON); empty: Piecewise's."),
+    Setting("survey_path", str, "", "Survey questions file (TOML or JSON); empty: Piecewise's. A form saved on /admin wins."),
     Setting(
         "tiles_store",
         str,
@@ -167,7 +167,8 @@ SETTINGS: tuple[Setting, ...] = (
         "aggregations_path",
         str,
         "",
-        "Broadband statistics aggregations file (TOML or JSON); empty: the built-in ones.",
+        "Broadband statistics aggregations file (TOML or JSON); empty: the built-in ones."
+        " Aggregations saved on /admin win.",
     ),
     Setting(
         "bigquery_project",

@@ -33,8 +33,8 @@ def overview(engine: Engine) -> dict[str, Any]:
 
 
 def configuration(settings: Settings, engine: Engine) -> dict[str, Any]:
-    """The survey form and the declared aggregations, which live in settings files (shown
-    read-only), or the error that keeps either from loading."""
+    """The survey form and the aggregations in force (saved on the admin pages, or from the
+    settings files), or the error that keeps either from loading."""
     out: dict[str, Any] = {
         "survey_path": settings.survey_path,
         "aggregations_path": settings.aggregations_path,
