@@ -149,7 +149,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "ndt7_ip_per_hour", int, "60", "ndt7 tests a client address may start an hour; 0: no limit."
     ),
-    Setting("survey_path", str, "", "Survey questions file (TOML or JSON); empty: Piecewise's. A form saved on /admin wins."),
+    Setting(
+        "survey_path",
+        str,
+        "",
+        "Survey questions file (TOML or JSON); empty: Piecewise's. A form saved on /admin wins.",
+    ),
     Setting(
         "tiles_store",
         str,

@@ -338,11 +338,23 @@ def test_admin_manages_export_targets(admin: TestClient, engine: Engine) -> None
     res = admin.post("/admin/exports/upstream", data={**form, "batch": "10"})
     assert "The export target was saved." in res.text
     assert admin.post("/admin/exports/upstream", data={**form, "batch": "0"}).status_code == 400
+    # An emptied URL box removes the URL: refused while the schema needs one, else saved.
+    assert admin.post("/admin/exports/upstream", data={**form, "url": ""}).status_code == 400
+    res = admin.post("/admin/exports/upstream", data={**form, "schema": "dummy", "url": ""})
+    assert "The export target was saved." in res.text
+    with engine.connect() as conn:
+        row = conn.execute(select(export_config).where(export_config.c.name == "upstream")).one()
+    assert (row.schema, row.url) == ("dummy", None)
     assert admin.get("/admin/exports/upstream").status_code == 200
     assert admin.get("/admin/exports/nothing").status_code == 404
     res = admin.post("/admin/exports/upstream/delete", data={"csrf": token})
     assert "The export target was deleted." in res.text
-    assert [a for a, _ in _audit(engine)][1:] == ["export.create", "export.update", "export.delete"]
+    assert [a for a, _ in _audit(engine)][1:] == [
+        "export.create",
+        "export.update",
+        "export.update",
+        "export.delete",
+    ]
 
 
 # ---- survey responses --------------------------------------------------------------------------

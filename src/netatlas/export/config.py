@@ -6,6 +6,7 @@ Used by ``netatlas exports …`` and (later) the admin pages; nothing here knows
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -126,13 +127,17 @@ def create_config(engine: Engine, config: ExportConfig) -> ExportConfig:
     return config
 
 
-def update_config(engine: Engine, name: str, **changes: Any) -> ExportConfig:
-    """Change some fields of a target (``None`` values are left as they are)."""
+def update_config(
+    engine: Engine, name: str, clear: Collection[str] = (), **changes: Any
+) -> ExportConfig:
+    """Change some fields of a target (``None`` values are left as they are, except those
+    named in ``clear``, which become empty)."""
     current = get_config(engine, name)
     if current is None:
         raise ConfigError(f"no export {name}")
     allowed = {f.name for f in fields(ExportConfig)} - {"name"}
-    values = {k: v for k, v in changes.items() if v is not None}
+    values = {k: v for k, v in changes.items() if v is not None or k in clear}
+    values.update({k: None for k in clear})
     bad = set(values) - allowed
     if bad:
         raise ConfigError(f"unknown fields {sorted(bad)}")

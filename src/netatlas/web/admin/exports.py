@@ -95,7 +95,8 @@ def create(engine: Engine, actor: Actor, name: str, values: Mapping[str, Any]) -
 
 def update(engine: Engine, actor: Actor, name: str, values: Mapping[str, Any]) -> None:
     try:
-        update_config(engine, name, **values)
+        # The form holds every field: an emptied URL box removes the URL.
+        update_config(engine, name, clear=() if values.get("url") else ("url",), **values)
     except ConfigError as exc:
         raise ChangeError({"form": str(exc)}) from None
     record_now(engine, actor, "export.update", name, _audit_detail(values))
