@@ -18,7 +18,7 @@ from netatlas.location.demo import CENTRE
 
 __all__ = ["seed_broadband_demo"]
 
-TESTS = 1500  # download + upload pairs
+TESTS = 6000  # download + upload pairs: most hexagon-months get enough tests
 DAYS = 180
 SPAN = 0.03  # degrees round the centre (about 3 km north–south)
 
