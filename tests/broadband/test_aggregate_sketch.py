@@ -100,3 +100,30 @@ def test_packed_bins_unpack_to_the_same_frame() -> None:
     assert np.array_equal(back.hll_owner, frame.hll_owner)
     assert np.array_equal(back.hll, frame.hll)
     assert fr.from_blobs([]).size == 0 and fr.to_blobs(fr.from_blobs([])) == []
+
+
+def test_good_enough_shares_from_the_sketches() -> None:
+    # 200 download tests at 1..100 Mbit/s (two of each), 200 uploads at 2 or 20 Mbit/s, MinRTT
+    # 10 ms for half the downloads and 120 ms for the rest.
+    down = np.repeat(np.arange(1.0, 101.0), 2)
+    up = np.where(np.arange(200) % 4 == 0, 2.0, 20.0)  # a quarter below 3 Mbit/s
+    rtt = np.where(np.arange(200) % 2 == 0, 10.0, 120.0)
+    n = 400
+    tests = fr.from_tests(
+        np.arange(n) < 200,
+        np.concatenate([down, up]),
+        np.full(n, 10.0),
+        np.concatenate([rtt, np.full(200, np.nan)]),
+        np.zeros(n),
+        np.arange(n, dtype=np.uint64),
+    )
+    frame = fr.reduce(tests, np.zeros(n, np.int64), 1)
+    out = compute(frame, ["good_streaming_4k", "good_video_calls", "good_gaming"], 5)
+    # 4K: downloads ≥ 25 Mbit/s are 76 of 100 values; uploads and latency are all fine.
+    assert out["good_streaming_4k"][0] == pytest.approx(0.76, abs=0.011)
+    # Video calls: 4 Mbit/s down (97 %), 3 Mbit/s up (75 %), 150 ms (all): the upload decides.
+    assert out["good_video_calls"][0] == pytest.approx(0.75, abs=0.011)
+    # Gaming: 50 ms: only half the tests.
+    assert out["good_gaming"][0] == pytest.approx(0.5, abs=0.011)
+    few = fr.reduce(tests, np.r_[np.zeros(396, np.int64), np.ones(4, np.int64)], 2)
+    assert compute(few, ["good_gaming"], 5)["good_gaming"][1] is None  # too few tests

@@ -13,7 +13,13 @@ from typing import Any
 import numpy as np
 
 from netatlas.broadband.aggregate.frame import Frame
-from netatlas.broadband.aggregate.sketch import bucket_value, hll_estimate, quantiles
+from netatlas.broadband.aggregate.sketch import (
+    bucket_value,
+    hll_estimate,
+    quantiles,
+    share_at_least,
+)
+from netatlas.broadband.usecases import USE_CASES
 
 __all__ = ["ALIASES", "DEFAULT_STATS", "STATS", "compute"]
 
@@ -38,6 +44,7 @@ STATS: tuple[str, ...] = (
     "min_rtt_median",
     "min_rtt_mean",
     "loss_rate",
+    *(f"good_{case.key}" for case in USE_CASES),
 )
 DEFAULT_STATS: tuple[str, ...] = (
     "tests",
@@ -136,7 +143,31 @@ def compute(frame: Frame, stats: Sequence[str], min_tests: int) -> dict[str, lis
         if "loss_rate" in wanted:
             good = enough["download"] & (v["loss_n"] > 0)
             out["loss_rate"] = _round(np.where(good, v["loss_sum"] / v["loss_n"], np.nan), 5)
+    for case in USE_CASES:
+        if f"good_{case.key}" in wanted:
+            out[f"good_{case.key}"] = _round(_good_share(frame, case, enough, min_tests), 4)
     return out
+
+
+def _good_share(frame: Frame, case: Any, enough: dict[str, Any], min_tests: int) -> Any:
+    """The share of tests good enough for a use: the smallest of the shares of download tests
+    at or above its download speed, upload tests at or above its upload speed and tests with
+    MinRTT at or below its latency limit, each where the bin has ``min_tests`` of them; NaN
+    when it has enough of neither direction."""
+    v = frame.values
+    shares = []
+    for prefix, name, limit in (
+        ("dl", "download", case.min_download),
+        ("ul", "upload", case.min_upload),
+    ):
+        sk = frame.sketches[prefix]
+        share = share_at_least(sk.starts(frame.size), sk.index, sk.count, limit)
+        shares.append(np.where(enough[name], share, 1.0))
+    rtt = frame.sketches["rtt"]
+    slow = share_at_least(rtt.starts(frame.size), rtt.index, rtt.count, case.max_latency)
+    shares.append(np.where(v["rtt_n"] >= min_tests, 1.0 - np.nan_to_num(slow), 1.0))
+    best = np.minimum.reduce(shares)
+    return np.where(enough["download"] | enough["upload"], best, np.nan)
 
 
 def _rtt_bounds(frame: Frame) -> tuple[Any, Any]:
