@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from starlette.applications import Starlette
@@ -29,8 +29,10 @@ from netatlas.broadband.ndt7.server import ChannelClosed
 from netatlas.broadband.service import Broadband, Connection
 from netatlas.broadband.survey import SurveyError
 from netatlas.location.errors import ApiError, ParseError
+from netatlas.location.schema import ErrorEnvelope
 from netatlas.web.clientip import client_ip
 from netatlas.web.http import error_response, json_response, read_body
+from netatlas.web.openapi import OpenAPIPath, Reply
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "web" / "static"
 MAX_SURVEY_BYTES = 64 * 1024
@@ -173,4 +175,218 @@ routes = [
     Route("/api/v1/speedtest/token", speedtest_token, methods=["GET", "POST"]),
     Route("/api/v1/survey", submit_survey, methods=["POST"]),
     Mount("/static", app=StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
+]
+
+
+# Wire formats of the JSON API above, for /openapi.json (the views build plain objects).
+
+
+class UseCaseLimits(msgspec.Struct):
+    """What a connection needs for one use (the page judges the results by these)."""
+
+    key: str
+    label: str
+    min_download: float  # Mbit/s
+    min_upload: float  # Mbit/s
+    max_latency: float  # ms
+
+
+class FormOption(msgspec.Struct):
+    value: str
+    label: str
+
+
+class FormField(msgspec.Struct, omit_defaults=True):
+    """One question; the keys that do not apply to its type are left out."""
+
+    name: str
+    label: str
+    type: Literal["select", "multi-select", "text", "number", "checkbox"]
+    required: bool
+    options: list[FormOption] | msgspec.UnsetType = msgspec.UNSET  # select, multi-select
+    min: float | msgspec.UnsetType = msgspec.UNSET
+    max: float | msgspec.UnsetType = msgspec.UNSET
+    unit: str | msgspec.UnsetType = msgspec.UNSET
+    help: str | msgspec.UnsetType = msgspec.UNSET
+    max_length: int | msgspec.UnsetType = msgspec.UNSET  # text
+
+
+class SurveyConsent(msgspec.Struct):
+    text: str
+    required: bool
+
+
+class SurveyForm(msgspec.Struct):
+    name: str
+    title: str
+    consent: SurveyConsent
+    fields: list[FormField]
+
+
+class SpeedtestConfig(msgspec.Struct):
+    mode: Literal["local", "mlab"]
+    server: str | None  # host:port of a separate ndt7 server; null: this host
+    tokens_required: bool
+    token_ttl: int  # seconds
+    client_name: str
+    client_version: str
+    vendor: str  # path of the ndt7 browser client's files
+    form: SurveyForm
+    use_cases: list[UseCaseLimits]
+    isp_guess: str | None
+
+
+class SpeedtestToken(msgspec.Struct):
+    token: str
+    expires: int  # seconds since the epoch
+
+
+_Count = Annotated[float, msgspec.Meta(ge=0)]
+
+
+class ReportedTcpInfo(msgspec.Struct):
+    """The TCPInfo of M-Lab's last measurement (mode mlab); other keys are ignored."""
+
+    BytesAcked: _Count | None = None
+    BytesReceived: _Count | None = None
+    BytesSent: _Count | None = None
+    BytesRetrans: _Count | None = None
+    ElapsedTime: _Count | None = None  # microseconds; needed in mode mlab
+    MinRTT: _Count | None = None
+
+
+class SubtestRef(msgspec.Struct):
+    """A subtest, by the UUID ndt7's ConnectionInfo reported; other keys are ignored."""
+
+    uuid: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
+    tcpinfo: ReportedTcpInfo | None = None  # needed in mode mlab, ignored in mode local
+
+
+class SurveyLocation(msgspec.Struct):
+    latitude: Annotated[float, msgspec.Meta(ge=-90, le=90)]
+    longitude: Annotated[float, msgspec.Meta(ge=-180, le=180)]
+    accuracy: Annotated[float, msgspec.Meta(ge=0, le=1e7)] | None = None  # metres
+
+
+_Answer = str | float | bool | list[str] | None
+_Download = Annotated[
+    SubtestRef | None,
+    msgspec.Meta(examples=[{"uuid": "speedtest-1_1700000000_00000000000004D2"}]),
+]
+_Upload = Annotated[
+    SubtestRef | None,
+    msgspec.Meta(examples=[{"uuid": "speedtest-1_1700000000_00000000000004D3"}]),
+]
+
+
+class SurveySubmission(msgspec.Struct, forbid_unknown_fields=True):
+    """The survey's answers, linked to the download and/or upload subtest just run."""
+
+    # Absent answers and consent count as {} and false; no default is written here so that
+    # the /api page's curl example takes the examples instead.
+    answers: (
+        Annotated[
+            dict[str, _Answer],
+            msgspec.Meta(
+                description="Field name: answer, as the form of the speed-test settings asks.",
+                examples=[
+                    {
+                        "isp": "Example Broadband",
+                        "connection_type": "wired",
+                        "cost_of_service": "25_50",
+                    }
+                ],
+            ),
+        ]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
+    consent: (
+        Annotated[bool, msgspec.Meta(description="Absent: false.", examples=[True])]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
+    download: _Download = None
+    upload: _Upload = None
+    location: SurveyLocation | None = None  # the browser's position
+
+
+class SurveyLinks(msgspec.Struct):
+    download: int | None  # the measurement's id; null: not linked
+    upload: int | None
+
+
+class SurveyCreated(msgspec.Struct):
+    id: int
+    measurements: SurveyLinks
+
+
+_TAGS = ("broadband",)
+_TOKEN_DESCRIPTION = (
+    "A token for the ndt7 endpoints, needed only when the server requires one"
+    " (`tokens_required` in the speed-test settings): send it as `access_token=` in the query"
+    " string of /ndt/v7/download and /ndt/v7/upload. It is signed for the caller's address"
+    " and good for every subtest started before `expires` (`token_ttl` seconds after it was"
+    " issued). GET and POST do the same; POST reads no body."
+)
+
+
+def _token_doc(method: str) -> OpenAPIPath:
+    return OpenAPIPath(
+        "/api/v1/speedtest/token",
+        method,
+        "A short-lived access token for an ndt7 speed test.",
+        tags=_TAGS,
+        description=_TOKEN_DESCRIPTION,
+        responses={200: Reply("The token and its expiry.", SpeedtestToken)},
+    )
+
+
+openapi = [
+    OpenAPIPath(
+        "/api/v1/speedtest/config",
+        "get",
+        "The speed-test page's settings: mode, token rule, survey form, use-case limits.",
+        tags=_TAGS,
+        description=(
+            "The object the /speedtest page embeds for its script. `mode` is `local` (tests"
+            " run against this server's ndt7 endpoints, or `server` when set) or `mlab`"
+            " (against M-Lab's servers, found through their Locate API). `client_name` and"
+            " `client_version` are what the page reports as ndt7 metadata, `vendor` is where"
+            " the ndt7 browser client is served from, `form` is the survey to answer, and"
+            " `isp_guess` is the caller's network operator looked up from its address in the"
+            " ASN database (null when unknown)."
+        ),
+        responses={200: Reply("The settings.", SpeedtestConfig)},
+    ),
+    _token_doc("get"),
+    _token_doc("post"),
+    OpenAPIPath(
+        "/api/v1/survey",
+        "post",
+        "Answer the survey about the speed test just run.",
+        tags=_TAGS,
+        request=SurveySubmission,
+        request_required=True,
+        description=(
+            "A JSON object of at most 64 KiB (no Content-Encoding). `download` and `upload`"
+            " name the subtests, at least one, by the UUID the server reported in ndt7's"
+            " ConnectionInfo. In mode `local` each must be a test stored on this server, run"
+            " from the caller's address and not yet linked to a survey. In mode `mlab` each"
+            " also carries `tcpinfo` (with `ElapsedTime`), from which the measurement is"
+            " recorded here. `answers` are checked against the form; unknown keys, at the top"
+            " or in `answers`, are errors. `consent` must be true when the form requires it,"
+            " and `location` is kept only with consent. The problems found are reported"
+            " together; the tests are looked up once the rest of the body is right."
+        ),
+        responses={
+            201: Reply("Stored; the ids of the linked measurements.", SurveyCreated),
+            400: Reply(
+                "The body is not JSON or its Content-Length is not a number"
+                " (`details.decode`), or the survey has errors:"
+                " `details.validation` maps field paths (answers.isp, download.uuid,"
+                " location.latitude…) to messages.",
+                ErrorEnvelope,
+            ),
+            413: Reply("The body is over 64 KiB.", ErrorEnvelope),
+        },
+    ),
 ]

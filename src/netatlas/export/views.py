@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO
 
+import msgspec
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -13,6 +14,7 @@ from starlette.routing import Route
 
 from netatlas.export.downloads import CachedListing, Download, export_store
 from netatlas.web.http import json_response
+from netatlas.web.openapi import OpenAPIPath, Reply
 
 _env = Environment(
     loader=PackageLoader("netatlas", "web/templates"),
@@ -89,4 +91,36 @@ routes = [
     Route("/downloads", downloads_page, methods=["GET", "HEAD"]),
     Route("/downloads/{name}", download, methods=["GET", "HEAD"], name="download"),
     Route("/api/v1/downloads", downloads_api, methods=["GET", "HEAD"]),
+]
+
+
+class DownloadLink(Download, frozen=True):
+    """An export file of the listing and the address it is downloaded from."""
+
+    url: str  # absolute: this host's /downloads/{name}
+
+
+class DownloadListing(msgspec.Struct):
+    downloads: list[DownloadLink]  # latest cut-off first; a full file before a diff
+
+
+openapi = [
+    OpenAPIPath(
+        "/api/v1/downloads",
+        "get",
+        "The public cell export files and where to download them.",
+        tags=("data",),
+        description=(
+            "Cell data in the MLS / OpenCellID CSV format, gzip-compressed: positioned cells of"
+            " every radio (WiFi and Bluetooth are never exported; imported cells only from the"
+            " data sets the operator lists). `kind` is `full`"
+            " (daily: the cells modified in the 365 days before `covers_until`) or `diff`"
+            " (hourly: the cells modified in the hour before `covers_until`), so a full file"
+            " and the diffs after it add up to the current table. Diffs are kept three days"
+            " and the newest seven full files; `created` is when the file was written, `size`"
+            " its length in bytes, both times ISO 8601 in UTC. The listing is re-read from the"
+            " export store at most once a minute."
+        ),
+        responses={200: Reply("The files, latest cut-off first (may be empty).", DownloadListing)},
+    ),
 ]
