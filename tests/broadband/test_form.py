@@ -66,6 +66,9 @@ def test_default_form_is_piecewises() -> None:
         "advertised_download": 300,
         "advertised_upload": 20.5,
     }
+    # A NUL character cannot be stored by PostgreSQL: refused with a message, not a 500.
+    _, errors = validate(DEFAULT_FORM, {"isp": "Com\x00cast", "connection_type": "wired"})
+    assert errors["isp"] == "must not contain NUL characters"
 
 
 def test_every_field_type_is_checked(tmp_path: Path) -> None:

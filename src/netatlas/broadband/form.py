@@ -261,6 +261,8 @@ def _check(f: Field, value: Any) -> tuple[Any, str | None]:
         if not isinstance(value, str):
             return None, "must be text"
         text = value.strip()
+        if "\x00" in text:  # PostgreSQL stores no NUL in text or JSON
+            return None, "must not contain NUL characters"
         if len(text) > f.max_length:
             return None, f"at most {f.max_length} characters"
         return text, None
