@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -359,8 +360,22 @@ def test_an_admin_logs_in_and_creates_a_key(
     assert (row.valid_key, row.maxreq) == ("city-app", 10000)
     page.goto(site.url + "/admin/surveys")
     _shot(page, request, "admin-surveys", full_page=True)
+    # The survey form, edited as a document in the page's editor.
+    page.goto(site.url + "/admin/settings")
+    editor = page.locator("#survey-document")
+    document = json.loads(editor.input_value())
+    document["fields"].append({"name": "plan", "label": "Plan name", "type": "text"})
+    editor.fill(json.dumps(document, indent=2))
+    page.click("#survey button:has-text('Check and save')")
+    page.wait_for_url("**/admin/settings?done=survey-saved*")
+    assert "saved here" in (page.text_content("#survey") or "")
+    _contrast(page)
+    _shot(page, request, "admin-settings", full_page=True)
+    page.goto(site.url + "/speedtest")
+    assert page.locator("[name=plan]").count() == 1
     page.goto(site.url + "/admin/audit")
     assert "key.create" in (page.text_content("main") or "")
+    assert "settings.survey.save" in (page.text_content("main") or "")
 
 
 def test_the_other_pages_render(page: Any, site: Site, request: pytest.FixtureRequest) -> None:
