@@ -157,10 +157,13 @@ def fetch_stations(
             # named, with an array of keys that is empty for tables the query does not touch.
             # psycopg prepares a statement after a few uses; with the key count or the set of
             # shards in the text, almost every query was a new statement to parse and plan.
+            # An untouched table gets [b""], which matches no key: an empty list would be sent
+            # with another parameter type, and each mix of types is a statement of its own.
             by_table = {table: keys for _, table, _, keys in lookups}
             kinds = tuple(sorted({kind for kind, *_ in lookups}))
             tables = _pg_tables(kinds)
-            cursor.execute(_pg_station_sql(kinds), [by_table.get(t, []) for _, t, _ in tables])
+            params = [by_table.get(t) or [b""] for _, t, _ in tables]
+            cursor.execute(_pg_station_sql(kinds), params)
             rows = list(cursor.fetchall())
     finally:
         cursor.close()
