@@ -166,7 +166,7 @@ def _as_documented(content: bytes, documented: Any) -> None:
 def test_the_speedtest_and_download_answers_match_the_document(
     client: Any, settings: Settings, engine: Engine
 ) -> None:
-    from netatlas.broadband.views import (
+    from netatlas.broadband.schema import (
         SpeedtestConfig,
         SpeedtestToken,
         SurveyCreated,
