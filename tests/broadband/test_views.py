@@ -69,6 +69,8 @@ def test_survey_api(client: Any, engine: Engine) -> None:
     assert body["measurements"]["download"] and body["measurements"]["upload"] is None
     res = client.post("/api/v1/survey", content=b"x" * 70_000)
     assert res.status_code == 413
+    # Answered for this site's own page: no cross-origin access, in success or error.
+    assert "access-control-allow-origin" not in res.headers
 
 
 def test_token_endpoint(client: Any) -> None:
