@@ -140,6 +140,7 @@
 
   function choose(name) {
     state.agg = state.aggregations.filter(function (a) { return a.name === name; })[0];
+    describeUse();
     state.isp = "";
     state.unit = state.agg.time;
     var units = $("unit");
@@ -437,8 +438,11 @@
 
   function describeUse() {
     var u = useCases[state.use];
-    if (u) $("use-hint").textContent = "Needs " + u.min_download + " Mbit/s down and " + u.min_upload +
-      " Mbit/s up (estimated from the speed distribution).";
+    if (!u) return;
+    var exact = (state.agg && state.agg.stats || []).indexOf("good_" + u.key) >= 0;
+    $("use-hint").textContent = "Needs " + u.min_download + " Mbit/s down, " + u.min_upload +
+      " Mbit/s up" + (exact ? " and latency under " + u.max_latency + " ms: the smallest of the" +
+      " three shares of tests." : " (estimated from the speed distribution).");
   }
   describeUse();
 
