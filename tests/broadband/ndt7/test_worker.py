@@ -52,3 +52,58 @@ def test_page_points_at_the_separate_process(settings: Settings) -> None:
 def test_command_line() -> None:
     args = build_parser().parse_args(["ndt7", "--port", "8001"])
     assert args.port == 8001 and args.func.__name__ == "cmd_ndt7"
+
+
+def test_the_separate_process_counts_reach_metrics(settings: Settings) -> None:
+    """`netatlas ndt7` in a process of its own: its test counts show in the main /metrics."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from starlette.testclient import TestClient
+
+    from netatlas.app import create_app
+    from tests.broadband.conftest import free_port
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "NETATLAS_DATA_DIR": str(settings.data_dir),
+        "NETATLAS_DATABASE_URL": settings.database_url,
+        "NETATLAS_REDIS_URL": settings.redis_url,
+        "NETATLAS_LOG_LEVEL": "warning",
+    }
+    command = [sys.executable, "-m", "netatlas.cli", "ndt7", "--port", str(port)]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/__lbheartbeat__").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "no ndt7 process"
+            time.sleep(0.1)
+        # A WebSocket handshake without the ndt7 subprotocol: refused with 400.
+        handshake = (
+            f"GET /ndt/v7/upload HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(handshake.encode())
+            assert sock.recv(200).startswith(b"HTTP/1.1 400")
+        app = create_app(settings, run_jobs=False)
+        with TestClient(app) as client:
+            line = 'netatlas_ndt7_tests_total{direction="upload",status="400"} 1.0'
+            deadline = time.monotonic() + 30  # flushed every FLUSH_SECONDS
+            while line not in client.get("/metrics").text:
+                assert time.monotonic() < deadline, "the ndt7 process's count never arrived"
+                time.sleep(0.2)
+        app.state.services.close()
+    finally:
+        proc.terminate()
+        proc.wait(15)

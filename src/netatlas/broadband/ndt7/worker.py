@@ -6,15 +6,20 @@ the interpreter lock), and requests that share that process wait for it. A site 
 fast testers runs ``netatlas ndt7 --port 8001`` beside ``netatlas serve`` and sets
 ``NETATLAS_NDT7_SERVER=host:8001``: the page then sends its tests there, and the location API
 keeps its latency whatever the tests do. Both processes store into the same data directory and
-database, with the same settings.
+database, with the same settings; the ndt7 process's counts (tests by outcome, tests running)
+reach ``/metrics`` of the main server through the data directory's metrics spool, as its
+workers' do.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
@@ -22,6 +27,9 @@ from starlette.routing import Route, WebSocketRoute
 from netatlas.broadband.service import Broadband
 from netatlas.db.engine import engine_from_settings
 from netatlas.geo.geoip import MaxMindGeoIP
+from netatlas.monitor.metrics import FLUSH_SECONDS, REGISTRY
+from netatlas.monitor.middleware import Observe
+from netatlas.monitor.scrape import spool_dir
 from netatlas.settings import Settings
 from netatlas.web.http import json_response
 
@@ -39,17 +47,31 @@ def ndt7_app(settings: Settings) -> Starlette:
     engine = engine_from_settings(settings)
     geoip = MaxMindGeoIP(settings.geoip_city_path) if settings.geoip_city_path else None
 
+    spool = spool_dir(settings.data_dir)
+
+    async def flush_now_and_then() -> None:
+        # Plain requests, which flush the counts in the main server, are rare here.
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            REGISTRY.flush(spool, time.perf_counter())
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        flusher = asyncio.create_task(flush_now_and_then())
         try:
             yield
         finally:
+            flusher.cancel()
             if geoip is not None:
                 geoip.close()
             engine.dispose()
 
     routes = [r for r in views.routes if isinstance(r, WebSocketRoute)]
-    app = Starlette(routes=[*routes, Route("/__lbheartbeat__", _lbheartbeat)], lifespan=lifespan)
+    app = Starlette(
+        routes=[*routes, Route("/__lbheartbeat__", _lbheartbeat)],
+        middleware=[Middleware(Observe, spool=spool)],
+        lifespan=lifespan,
+    )
     app.state.broadband = Broadband.from_settings(settings, engine, geoip)
     return app
 
