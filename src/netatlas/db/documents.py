@@ -29,7 +29,6 @@ from sqlalchemy import (
     Text,
     delete,
     select,
-    update,
 )
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -85,30 +84,21 @@ def put_document(conn: Connection, name: str, data: Any, by: str | None) -> int:
     """Store ``data`` (JSON-serialisable) as the document ``name``; returns its version."""
     body = json.dumps(data, indent=2, ensure_ascii=False)
     now = datetime.now(UTC).replace(tzinfo=None)
-    current = get_document(conn, name)
-    if current is None:
-        conn.execute(
-            insert_for(conn, config_document)
-            .values(name=name, body=body, version=1, updated=now, updated_by=by)
-            .on_conflict_do_update(
-                index_elements=["name"],
-                set_={
-                    "body": body,
-                    "version": config_document.c.version + 1,
-                    "updated": now,
-                    "updated_by": by,
-                },
-            )
+    stmt = (
+        insert_for(conn, config_document)
+        .values(name=name, body=body, version=1, updated=now, updated_by=by)
+        .on_conflict_do_update(
+            index_elements=["name"],
+            set_={
+                "body": body,
+                "version": config_document.c.version + 1,
+                "updated": now,
+                "updated_by": by,
+            },
         )
-    else:
-        conn.execute(
-            update(config_document)
-            .where(config_document.c.name == name)
-            .values(body=body, version=config_document.c.version + 1, updated=now, updated_by=by)
-        )
-    stored = get_document(conn, name)
-    assert stored is not None
-    return stored.version
+        .returning(config_document.c.version)
+    )
+    return int(conn.execute(stmt).scalar_one())
 
 
 def delete_document(conn: Connection, name: str) -> bool:

@@ -153,14 +153,7 @@ def merge(parts: Sequence[Binned]) -> Binned:
     """Bins of several batches, bins with equal keys merged."""
     parts = [p for p in parts if p.size]
     if not parts:
-        return Binned(
-            {c: np.zeros(0, np.int64) for c in KEY_COLUMNS},
-            fr.reduce(
-                fr.from_tests(np.zeros(0, bool), *(np.zeros(0),) * 4, np.zeros(0, np.uint64)),
-                np.zeros(0, np.int64),
-                0,
-            ),
-        )
+        return Binned({c: np.zeros(0, np.int64) for c in KEY_COLUMNS}, fr.reduce_empty())
     if len(parts) == 1:
         return parts[0]
     keys = {c: np.concatenate([p.keys[c] for p in parts]) for c in KEY_COLUMNS}
