@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check bench install clean vendor
+.PHONY: run test check bench install clean vendor lock
 
-$(STAMP): pyproject.toml package-lock.json
+$(STAMP): pyproject.toml constraints.txt package-lock.json
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,parquet]'
+	$(BIN)/pip install --quiet "pip==26.3"
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,parquet]'
 	$(MAKE) vendor
 	touch $(STAMP)
 
@@ -35,3 +35,14 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Re-pin every Python dependency to the newest release pyproject.toml allows: a throw-away
+# venv, an unconstrained install, a freeze. Review the diff, run make check and make test.
+lock:
+	rm -rf .lock-venv
+	$(PY) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet -e '.[dev,parquet]'
+	{ head -n 3 constraints.txt; .lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e'; } > constraints.new
+	mv constraints.new constraints.txt
+	rm -rf .lock-venv

@@ -30,7 +30,7 @@ from netatlas.settings import Settings
 
 # A database of its own, so other benchmarks running meanwhile cannot drop it mid-run.
 DB_URL = PG_URL.rsplit("/", 1)[0] + "/netatlas_locate"
-CITY_DB = Path(__file__).resolve().parents[2] / "shared" / "data" / "maxmind"
+CITY_DB = Path(__file__).resolve().parents[1] / "tests" / "data" / "maxmind"
 GEOIP = CITY_DB / "GeoIP2-City-Test.mmdb"
 
 LUA = """

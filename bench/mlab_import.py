@@ -25,7 +25,7 @@ from netatlas.broadband.mlab_synthetic import Isp, unified_rows
 from netatlas.db.engine import make_engine
 from netatlas.db.migrate import upgrade
 
-ARCHIVE = Path(__file__).resolve().parents[2] / "shared/data/mlab/ndt7-archive-syd03-2020-03-18.tgz"
+ARCHIVE = Path(__file__).resolve().parents[1] / "tests/data/mlab/ndt7-archive-syd03-2020-03-18.tgz"
 BBOX = (-122.6, 47.2, -121.8, 47.9)
 US_ISPS = (
     Isp(7922, "Comcast Cable Communications, LLC", 250.0, 20.0, 0.4),

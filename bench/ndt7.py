@@ -38,7 +38,7 @@ from pathlib import Path
 from bench._common import NETATLAS, run_wrk, server, wait_http
 from netatlas.broadband.ndt7.client import ClientResult, run_test
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "maxmind"
+MAXMIND = Path(__file__).resolve().parents[1] / "tests" / "data" / "maxmind"
 LUA = """
 request = function()
   return wrk.format("POST", "/v1/geolocate",
@@ -87,8 +87,8 @@ def main() -> None:
             "NETATLAS_DATA_DIR": data,
             "NETATLAS_DEMO": "false",
             "NETATLAS_EMBEDDED_JOBS": "false",
-            "NETATLAS_GEOIP_CITY_PATH": str(SHARED / "GeoIP2-City-Test.mmdb"),
-            "NETATLAS_GEOIP_ASN_PATH": str(SHARED / "GeoLite2-ASN-Test.mmdb"),
+            "NETATLAS_GEOIP_CITY_PATH": str(MAXMIND / "GeoIP2-City-Test.mmdb"),
+            "NETATLAS_GEOIP_ASN_PATH": str(MAXMIND / "GeoLite2-ASN-Test.mmdb"),
             "NETATLAS_KEYLESS_RATE_PER_MINUTE": "0",
             "NETATLAS_NDT7_IP_CONCURRENT": "0",
             "NETATLAS_NDT7_IP_PER_HOUR": "0",

@@ -22,7 +22,8 @@ from netatlas.settings import Settings
 
 PG_URL = os.environ.get("NETATLAS_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("NETATLAS_TEST_REDIS_URL", "")
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# Test data the repository carries (provenance and licences in tests/data/README.md).
+DATA = Path(__file__).resolve().parent / "data"
 
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL and REDIS_URL else [])
 
@@ -90,8 +91,11 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
         yield Settings(data_dir=tmp_path, demo=False, embedded_jobs=False)
         return
     schema = request.getfixturevalue("pg_schema")
-    db = 15 - _worker_number(request.config)
-    redis_url = REDIS_URL.rsplit("/", 1)[0] + f"/{db}"
+    # Each xdist worker counts down from the URL's database number (15, 14, ... by default),
+    # so two suites run side by side with different numbers never share a database.
+    base, _, number = REDIS_URL.rpartition("/")
+    db = (int(number) if number.isdigit() else 15) - _worker_number(request.config)
+    redis_url = f"{base}/{db}"
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
     s = Settings(

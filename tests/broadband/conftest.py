@@ -15,9 +15,9 @@ import uvicorn
 from netatlas.broadband.ndt7.server import Limits
 from netatlas.broadband.service import Broadband
 from netatlas.settings import Settings
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-ASN_DB = str(SHARED / "data" / "maxmind" / "GeoLite2-ASN-Test.mmdb")
+ASN_DB = str(DATA / "maxmind" / "GeoLite2-ASN-Test.mmdb")
 
 
 @dataclass

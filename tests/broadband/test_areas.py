@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -77,13 +78,40 @@ def test_import_errors(engine: Engine, tmp_path: Path) -> None:
         get_layer(engine, "x")
 
 
+def write_polygon_shapefile(
+    base: Path, field: str, value: str, ring: list[tuple[float, float]]
+) -> None:
+    """One polygon with one text attribute, as ESRI's shapefile specification lays it out.
+
+    Written by hand so that the test reads a well-formed file whatever pyshp release is
+    installed (some releases' writers declare wrong header lengths)."""
+    xs, ys = [x for x, _ in ring], [y for _, y in ring]
+    bbox = struct.pack("<4d", min(xs), min(ys), max(xs), max(ys))
+    content = struct.pack("<i", 5) + bbox + struct.pack("<2i", 1, len(ring)) + struct.pack("<i", 0)
+    content += b"".join(struct.pack("<2d", x, y) for x, y in ring)
+    record = struct.pack(">2i", 1, len(content) // 2) + content
+
+    def header(total_bytes: int) -> bytes:
+        return (
+            struct.pack(">7i", 9994, 0, 0, 0, 0, 0, total_bytes // 2)
+            + struct.pack("<2i", 1000, 5)
+            + bbox
+            + struct.pack("<4d", 0, 0, 0, 0)
+        )
+
+    base.with_suffix(".shp").write_bytes(header(100 + len(record)) + record)
+    base.with_suffix(".shx").write_bytes(header(108) + struct.pack(">2i", 50, len(content) // 2))
+    width = len(value)
+    descriptor = field.encode().ljust(11, b"\0") + b"C" + bytes(4) + bytes([width, 0]) + bytes(14)
+    dbf_header = struct.pack("<B3BiHH20x", 3, 124, 1, 1, 1, 32 + 32 + 1, 1 + width)
+    base.with_suffix(".dbf").write_bytes(
+        dbf_header + descriptor + b"\r" + b" " + value.encode() + b"\x1a"
+    )
+
+
 def test_shapefile_layer(engine: Engine, tmp_path: Path) -> None:
-    shapefile = pytest.importorskip("shapefile")
     base = tmp_path / "counties"
-    with shapefile.Writer(str(base), shapeType=shapefile.POLYGON) as w:
-        w.field("GEOID", "C", size=5)
-        w.poly([[[0, 0], [0, 1], [1, 1], [1, 0], [0, 0]]])
-        w.record("01001")
+    write_polygon_shapefile(base, "GEOID", "01001", [(0, 0), (0, 1), (1, 1), (1, 0), (0, 0)])
     result = import_layer(engine, "counties", base.with_suffix(".shp"), "GEOID")
     assert result.areas == 1
     layer = get_layer(engine, "counties")

@@ -5,9 +5,9 @@ import shutil
 from pathlib import Path
 
 from netatlas.broadband.asn import AsnInfo, MaxMindAsn, NoAsn, asn_from_path
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-MAXMIND = SHARED / "data" / "maxmind"
+MAXMIND = DATA / "maxmind"
 
 
 class Clock:

@@ -18,9 +18,9 @@ from netatlas.broadband.mlab_rows import SOURCE, UnifiedRow, unified_row
 from netatlas.broadband.mlab_synthetic import unified_rows
 from netatlas.broadband.models import measurements
 from netatlas.broadband.ndt7.summary import Summary
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-MLAB = SHARED / "data" / "mlab"
+MLAB = DATA / "mlab"
 ARCHIVE = MLAB / "ndt7-archive-syd03-2020-03-18.tgz"
 DOWNLOAD = "ndt-knwp4_1583603744_000000000000590E"
 UPLOAD = "ndt-knwp4_1583603744_0000000000005CF2"
@@ -70,7 +70,7 @@ def test_reimport_changes_nothing(engine: Engine) -> None:
 def test_result_file_with_asn(engine: Engine) -> None:
     from netatlas.broadband.asn import asn_from_path
 
-    asn = asn_from_path(str(SHARED / "data" / "maxmind" / "GeoLite2-ASN-Test.mmdb"))
+    asn = asn_from_path(str(DATA / "maxmind" / "GeoLite2-ASN-Test.mmdb"))
     report = import_paths(engine, [MLAB / "ndt7"], asn)
     assert report.inserted == 3
     row = get_measurement(engine, "ndt-rczlq_1666977535_unsafe_000000000016912D")

@@ -19,7 +19,7 @@ from netatlas.broadband.measurements import (
 from netatlas.broadband.models import survey_response
 from netatlas.broadband.ndt7.summary import Summary
 from netatlas.broadband.survey import SurveyError, SurveyService
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
 ANSWERS = {"isp": "Example Cable", "connection_type": "wired", "cost_of_service": "25_50"}
 
@@ -137,7 +137,7 @@ def test_location_is_dropped_without_consent(engine: Engine, tmp_path: Any) -> N
 
 
 def test_mlab_mode_records_mlabs_test_ids(engine: Engine) -> None:
-    asn = MaxMindAsn(str(SHARED / "data/maxmind/GeoLite2-ASN-Test.mmdb"))
+    asn = MaxMindAsn(str(DATA / "maxmind/GeoLite2-ASN-Test.mmdb"))
     service = SurveyService(engine, DEFAULT_FORM, "mlab", asn, None)
     tcp = {
         "BytesAcked": 48_396_999,

@@ -21,9 +21,9 @@ from netatlas.geo.geoip import (
 )
 from netatlas.geo.regions import get_regions, region_name
 from netatlas.settings import Settings
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-MAXMIND = SHARED / "data" / "maxmind"
+MAXMIND = DATA / "maxmind"
 CITY_DB = MAXMIND / "GeoIP2-City-Test.mmdb"
 BROKEN_DB = MAXMIND / "GeoIP2-City-Test-Broken-Double-Format.mmdb"
 

@@ -17,10 +17,10 @@ from netatlas.jobs.context import Context
 from netatlas.jobs.run import process_until_idle
 from netatlas.location.models import api_key
 from netatlas.settings import Settings
-from tests.conftest import SHARED
+from tests.conftest import DATA
 from tests.location.locate._seed import add_cell, add_macs
 
-CITY = SHARED / "data" / "maxmind" / "GeoIP2-City-Test.mmdb"
+CITY = DATA / "maxmind" / "GeoIP2-City-Test.mmdb"
 LONDON = {"X-Forwarded-For": "81.2.69.192"}
 NOW = datetime.now(UTC).replace(tzinfo=None)
 CORS = {"access-control-allow-origin": "*", "access-control-max-age": "2592000"}

@@ -65,16 +65,16 @@ def test_heartbeat_includes_geoip_when_configured(settings: Settings) -> None:
     from starlette.testclient import TestClient
 
     from netatlas.app import create_app
-    from tests.conftest import SHARED
+    from tests.conftest import DATA
 
-    path = SHARED / "data" / "maxmind" / "GeoIP2-City-Test.mmdb"
+    path = DATA / "maxmind" / "GeoIP2-City-Test.mmdb"
     app = create_app(dataclasses.replace(settings, geoip_city_path=str(path)), run_jobs=False)
     with TestClient(app) as client:
         body = client.get("/__heartbeat__").json()
     assert body["geoip"]["up"] is True
     assert body["geoip"]["age_in_days"] >= 0
 
-    broken = SHARED / "data" / "maxmind" / "GeoIP2-City-Test-Broken-Double-Format.mmdb"
+    broken = DATA / "maxmind" / "GeoIP2-City-Test-Broken-Double-Format.mmdb"
     app = create_app(dataclasses.replace(settings, geoip_city_path=str(broken)), run_jobs=False)
     with TestClient(app) as client:
         res = client.get("/__heartbeat__")

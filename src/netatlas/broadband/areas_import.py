@@ -11,6 +11,7 @@ areas, and aggregations binned by it are rebuilt at their next update.
 from __future__ import annotations
 
 import json
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -69,13 +70,27 @@ def _shapefile_features(path: Path) -> Iterator[tuple[dict[str, Any], Any]]:
             f"{path}: projected coordinates; reproject to longitude/latitude first"
             " (e.g. ogr2ogr -t_srs EPSG:4326 out.shp in.shp)"
         )
-    try:
-        reader = shapefile.Reader(str(path))
-    except (OSError, shapefile.ShapefileException) as exc:
-        raise AreaImportError(f"{path}: not a readable shapefile ({exc})") from None
-    with reader:
-        for record in reader.iterShapeRecords():
-            yield record.record.as_dict(), record.shape.__geo_interface__
+    # Files written by other tools (and by some pyshp releases) often declare a header length
+    # that differs from the file's: pyshp warns and reads them correctly, so the warnings are
+    # not errors here. The layer is read whole, inside the filter, before it is yielded.
+    lenient = tuple(
+        getattr(shapefile, name)
+        for name in ("PossiblyCorruptFileHeader", "CorruptDbfRecord")
+        if isinstance(getattr(shapefile, name, None), type)
+    )
+    with warnings.catch_warnings():
+        for category in lenient:
+            warnings.simplefilter("ignore", category)
+        try:
+            reader = shapefile.Reader(str(path))
+        except (OSError, shapefile.ShapefileException) as exc:
+            raise AreaImportError(f"{path}: not a readable shapefile ({exc})") from None
+        with reader:
+            rows = [
+                (record.record.as_dict(), record.shape.__geo_interface__)
+                for record in reader.iterShapeRecords()
+            ]
+    yield from rows
 
 
 def _features(path: Path) -> Iterator[tuple[dict[str, Any], Any]]:

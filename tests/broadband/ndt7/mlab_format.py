@@ -9,9 +9,9 @@ import tarfile
 from functools import cache
 from typing import Any
 
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-MLAB = SHARED / "data" / "mlab"
+MLAB = DATA / "mlab"
 #: RFC 3339 with up to nine fractional digits, UTC (Go's RFC3339Nano).
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")
 #: A result file's path below the data directory's ndt7/ (and inside M-Lab's archives).

@@ -153,9 +153,9 @@ def test_client_address_behind_a_trusted_proxy_gets_its_asn_and_place(
     live: LiveServer, tmp_path: Path
 ) -> None:
     from netatlas.geo.geoip import MaxMindGeoIP
-    from tests.conftest import SHARED
+    from tests.conftest import DATA
 
-    live.broadband.geoip = MaxMindGeoIP(str(SHARED / "data/maxmind/GeoIP2-City-Test.mmdb"))
+    live.broadband.geoip = MaxMindGeoIP(str(DATA / "maxmind/GeoIP2-City-Test.mmdb"))
     result = asyncio.run(
         run_test(live.ws, "download", headers={"X-Forwarded-For": "89.160.20.112"})
     )

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from netatlas.broadband.ndt7.summary import summarize, summarize_tcpinfo
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-FILES = sorted((SHARED / "data" / "mlab" / "ndt7").glob("*.json"))
+FILES = sorted((DATA / "mlab" / "ndt7").glob("*.json"))
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name[:40])

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from netatlas.broadband.ndt7 import tcpinfo
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def test_tcp_info_has_mlabs_fields_and_counts_bytes(pair: tuple[socket.socket, .
     info = tcpinfo.tcp_info(server)
     assert info is not None
     real = json.loads(
-        next((SHARED / "data" / "mlab" / "ndt7").glob("ndt7-download-2020*.json")).read_text()
+        next((DATA / "mlab" / "ndt7").glob("ndt7-download-2020*.json")).read_text()
     )
     real_keys = set(real["Download"]["ServerMeasurements"][0]["TCPInfo"]) - {"ElapsedTime"}
     assert real_keys <= set(info)
