@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert, select
+from starlette.testclient import TestClient
 
+from netatlas.app import create_app
 from netatlas.broadband.aggregate.update import update_statistics
 from netatlas.broadband.asn import NoAsn
 from netatlas.broadband.measurements import get_measurement, record_local_test
@@ -245,3 +247,32 @@ def test_the_job_is_in_the_table_and_the_command_runs_it(
     assert "client addresses erased: 1 tests" in capsys.readouterr().out
     tests = rows_by_uuid(engine)
     assert tests["long-ago"]["client_ip"] is None and tests["today"]["client_ip"] == "192.0.2.1"
+
+
+def test_the_privacy_page_states_the_periods(settings: Settings) -> None:
+    for changes, said in (
+        (
+            {},
+            ("kept for 30 days (whole days, UTC), then erased", "is kept for 30 days", "deleted."),
+        ),
+        (
+            {"client_ip_retention_days": 7, "ndt7_result_archive": "old", "ndt7_mode": "mlab"},
+            (
+                "kept for 7 days",
+                "is kept for 7 days",
+                "archive without your IP address",
+                "left out of the statistics until they are confirmed",
+            ),
+        ),
+        (
+            {"client_ip_retention_days": 0, "ndt7_result_retention_days": 0},
+            ("IP address of each speed test and survey response with no time", "no time limit"),
+        ),
+    ):
+        app = create_app(replace(settings, **changes), run_jobs=False)  # type: ignore[arg-type]
+        with TestClient(app, base_url="http://127.0.0.1") as client:
+            html = " ".join(client.get("/privacy").text.split())
+        app.state.services.engine.dispose()
+        assert "How long speed-test data is kept" in html
+        for words in said:
+            assert words in html, words

@@ -7,9 +7,10 @@ import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
 from netatlas.broadband.aggregate.update import update_statistics
@@ -19,10 +20,13 @@ from netatlas.broadband.measurements import get_measurement
 from netatlas.broadband.mlab_files import convert_row
 from netatlas.broadband.mlab_import import import_items
 from netatlas.broadband.survey import SurveyService
+from netatlas.db.engine import make_engine
+from netatlas.db.migrate import upgrade
 from netatlas.settings import Settings
 from netatlas.web.admin import auth
 from tests.broadband.test_aggregate import T0, bins, load, row
 from tests.broadband.test_survey import ANSWERS
+from tests.conftest import PG_URL, _pg_url
 from tests.web.test_admin import PASSWORD, _csrf, _login
 
 UUID = "ndt-abc12_1709251200_0000000000000A01"
@@ -130,3 +134,47 @@ def test_tests_measured_here_or_imported_always_count(engine: Engine, tmp_path: 
     assert get_measurement(engine, "here_1_A")["verification"] is None  # type: ignore[index]
     assert get_measurement(engine, "imported-1")["verification"] is None  # type: ignore[index]
     assert counted(engine, aggregations(tmp_path)) == (2, 100.0)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_migration_holds_back_results_reported_before_it(backend: str, tmp_path: Path) -> None:
+    admin = None
+    schema = f"v_{uuid4().hex[:10]}"
+    if backend == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    elif not PG_URL:
+        pytest.skip("NETATLAS_TEST_DATABASE_URL not set")
+    else:
+        admin = make_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        engine = make_engine(_pg_url(schema))
+    try:
+        upgrade(engine, "0008")
+        with engine.begin() as conn:
+            for uuid, source in (("reported", "mlab"), ("here", "local"), ("theirs", "import")):
+                conn.execute(
+                    text(
+                        "INSERT INTO measurements (uuid, source, direction, test_time, mean_mbps)"
+                        " VALUES (:uuid, :source, 'download', '2026-03-01 10:00:00', 50)"
+                    ),
+                    {"uuid": uuid, "source": source},
+                )
+            conn.execute(
+                text(
+                    "INSERT INTO stats_state (aggregation, fingerprint, watermark, version,"
+                    " updated) VALUES ('all', 'abc', 3, 1, '2026-03-01 10:00:00')"
+                )
+            )
+        upgrade(engine)
+        with engine.connect() as conn:
+            found = dict(conn.execute(text("SELECT uuid, verification FROM measurements")).all())
+            fingerprint = conn.execute(text("SELECT fingerprint FROM stats_state")).scalar()
+        assert found == {"reported": "pending", "here": None, "theirs": None}
+        assert fingerprint == "stale"  # the statistics that counted it are rebuilt
+    finally:
+        engine.dispose()
+        if admin is not None:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
