@@ -10,9 +10,10 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 from starlette.testclient import TestClient
 
+from netatlas.broadband.aggregate.models import stats_state
 from netatlas.broadband.aggregate.update import update_statistics
 from netatlas.broadband.asn import NoAsn
 from netatlas.broadband.form import DEFAULT_FORM
@@ -55,6 +56,12 @@ def mlab(settings: Settings, tmp_path: Path) -> Iterator[tuple[TestClient, Engin
     engine.dispose()
 
 
+def state(engine: Engine) -> tuple[str, int]:
+    with engine.connect() as conn:
+        row = conn.execute(select(stats_state.c.fingerprint, stats_state.c.version)).one()
+    return row.fingerprint, int(row.version)
+
+
 def counted(engine: Engine, path: str) -> tuple[int, float]:
     """Update the statistics; the tests they count and the fastest download."""
     for report in update_statistics(engine, path):
@@ -81,8 +88,11 @@ def test_reported_results_count_once_an_administrator_verifies_them(
     assert stored["mean_mbps"] == 8000.0
     assert counted(engine, path) == (1, 40.0)  # the claim is left out
 
+    version = state(engine)[1]
     keep = {"csrf": _csrf(client, "/admin/surveys")}
     assert client.post(f"/admin/surveys/{survey_id}/verify", data=keep).status_code == 200
+    # Marked for a rebuild, and an update that read the tests before now cannot claim it.
+    assert state(engine) == ("stale", version + 1)
     assert get_measurement(engine, UUID)["verification"] == "admin"  # type: ignore[index]
     assert counted(engine, path) == (2, 8000.0)  # rebuilt with the verified test
 

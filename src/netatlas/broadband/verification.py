@@ -60,9 +60,14 @@ def counted(table: Any = measurements) -> ColumnElement[bool]:
 
 
 def _rebuild_from(conn: Connection, lowest_id: int) -> None:
-    """Aggregations that have read the test ``lowest_id`` are rebuilt on their next run."""
+    """Aggregations that have read the test ``lowest_id`` are rebuilt on their next run. The
+    version moves on too, so that an update running meanwhile (which may have read the test
+    before this change) fails its claim instead of storing what it read as current."""
+    state = stats_state.c
     conn.execute(
-        update(stats_state).where(stats_state.c.watermark >= lowest_id).values(fingerprint=STALE)
+        update(stats_state)
+        .where(state.watermark >= lowest_id)
+        .values(fingerprint=STALE, version=state.version + 1)
     )
 
 
