@@ -5,8 +5,9 @@
   many whole UTC days old. What was derived from the address stays: the network (ASN), the
   ISP name and the IP location. A test's address is replaced by ``client_key``, a random
   value shared by the tests that one address ran on one UTC day (keyed with a secret drawn
-  for each run and never stored), so the statistics' per-client de-duplication and client
-  counts of a day stay what they were; nothing links two days or leads back to the address.
+  for each run and never stored), so the statistics' per-client de-duplication and the
+  client counts of a day stay what they were; nothing links two days or leads back to the
+  address (so a rebuild of the statistics counts such a client once per day in longer bins).
 * **Result files** (``NETATLAS_NDT7_RESULT_RETENTION_DAYS``, default 30): the day directories
   ``<data dir>/ndt7/YYYY/MM/DD`` older than that are emptied. Without
   ``NETATLAS_NDT7_RESULT_ARCHIVE`` the files are deleted; with it, each is written to that store
