@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from netatlas.broadband.mlab_cli import add_parsers as add_broadband_parsers
 
-    add_broadband_parsers(sub)  # mlab import|bigquery, areas import|list, aggregate
+    add_broadband_parsers(sub)  # mlab import|bigquery, areas import|list, aggregate, retention
 
     from netatlas.web.admin.command import add_parser as add_admin_parser
 

@@ -150,6 +150,35 @@ SETTINGS: tuple[Setting, ...] = (
         "ndt7_ip_per_hour", int, "60", "ndt7 tests a client address may start an hour; 0: no limit."
     ),
     Setting(
+        "ndt7_result_retention_days",
+        int,
+        "30",
+        "Days ndt7 result files stay in <data dir>/ndt7 (they hold the client's address: never"
+        " longer than NETATLAS_CLIENT_IP_RETENTION_DAYS); then deleted, or moved without the"
+        " address to NETATLAS_NDT7_RESULT_ARCHIVE. 0: as long as the address.",
+    ),
+    Setting(
+        "ndt7_result_archive",
+        str,
+        "",
+        "Where old ndt7 result files go: a directory (relative: under the data dir) or"
+        " s3://bucket/prefix; empty: they are deleted.",
+    ),
+    Setting(
+        "client_ip_retention_days",
+        int,
+        "30",
+        "Days speed tests and survey responses keep the client's IP address; then it is erased"
+        " (the network, ISP and area stay). 0: kept.",
+    ),
+    Setting(
+        "survey_ip_per_hour",
+        int,
+        "20",
+        "Survey submissions a client address (IPv6: per /64) may post an hour (429 above);"
+        " 0: no limit.",
+    ),
+    Setting(
         "survey_path",
         str,
         "",
@@ -245,6 +274,10 @@ class Settings:
     ndt7_server: str = ""
     ndt7_ip_concurrent: int = 2
     ndt7_ip_per_hour: int = 60
+    ndt7_result_retention_days: int = 30
+    ndt7_result_archive: str = ""
+    client_ip_retention_days: int = 30
+    survey_ip_per_hour: int = 20
     survey_path: str = ""
     tiles_store: str = ""
     datamap_min_age_hours: float = 24.0

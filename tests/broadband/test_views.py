@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
-from starlette.testclient import WebSocketDenialResponse
+from sqlalchemy import Engine, func, select
+from starlette.testclient import TestClient, WebSocketDenialResponse
 
+from netatlas.app import create_app
+from netatlas.broadband.models import survey_response
+from netatlas.broadband.service import Broadband
+from netatlas.location.limits import RedisLimiter, SqlLimiter
+from netatlas.settings import Settings
 from tests.broadband.test_survey import ANSWERS, add_test
 
 
@@ -110,3 +116,59 @@ def test_mlab_mode_page_asks_for_mlabs_data_policy(settings: Any) -> None:
     app.state.services.engine.dispose()
     assert config["mode"] == "mlab" and config["server"] is None
     assert 'name="mlab_policy"' in html and "Measurement Lab" in html
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_survey_posts_are_limited_per_address(settings: Settings) -> None:
+    s = replace(settings, survey_ip_per_hour=3)
+    app = create_app(s, run_jobs=False)
+    services = app.state.services
+    engine = services.engine
+    clock = Clock(1_772_366_430.0)  # 2026-03-01 12:00:30 UTC
+    limiter = (
+        RedisLimiter.from_url(s.redis_url, clock=clock)
+        if s.redis_url
+        else SqlLimiter(engine, clock=clock)
+    )
+    app.state.broadband = Broadband.from_settings(s, engine, services.geoip, limiter)
+    for i in range(3):
+        add_test(engine, f"h_8_{i}", "download", ip="192.0.2.1")
+
+    def post(ip: str, uuid: str = "") -> Any:
+        body = {"answers": ANSWERS, "consent": True}
+        if uuid:
+            body["download"] = {"uuid": uuid}
+        return client.post("/api/v1/survey", json=body, headers={"X-Forwarded-For": ip})
+
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        # Good and bad submissions count alike: three an hour per address.
+        assert post("192.0.2.1", "h_8_0").status_code == 201
+        assert post("192.0.2.1").status_code == 400
+        assert post("192.0.2.1").status_code == 400
+        res = post("192.0.2.1", "h_8_1")
+        assert res.status_code == 429
+        error = res.json()["error"]
+        assert error["code"] == 429 and error["errors"][0]["reason"] == "rateLimitExceeded"
+        assert error["message"] == (
+            "Too many survey submissions from this address: at most 3 an hour."
+        )
+        assert res.headers["Retry-After"] == str(3600 - 30)  # the next hour
+        assert "access-control-allow-origin" not in res.headers
+        assert post("192.0.2.2").status_code == 400  # another address has its own count
+        # IPv6: one count per /64, which one subscriber usually holds whole.
+        for ip in ("2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:abcd:ef01:2345:6789"):
+            assert post(ip).status_code == 400
+        assert post("2001:db8:1:2::77").status_code == 429
+        assert post("2001:db8:1:3::1").status_code == 400
+        clock.now += 3600  # the next hour
+        assert post("192.0.2.1", "h_8_1").status_code == 201
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(survey_response)).scalar() == 2
+    engine.dispose()

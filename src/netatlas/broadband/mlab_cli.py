@@ -1,5 +1,5 @@
 """Commands: ``netatlas mlab import|bigquery``, ``netatlas areas import|list``,
-``netatlas aggregate [--rebuild]``."""
+``netatlas aggregate [--rebuild]``, ``netatlas retention``."""
 
 from __future__ import annotations
 
@@ -144,6 +144,20 @@ def cmd_aggregate(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed else 0
 
 
+def cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
+    from netatlas.broadband.retention import run_retention
+
+    engine = _engine(settings)
+    try:
+        report = run_retention(engine, settings)
+    finally:
+        engine.dispose()
+    print(report.summary())
+    for error in report.errors:
+        print(f"error: {error}", file=sys.stderr)
+    return 1 if report.errors else 0
+
+
 def add_parsers(sub: Any) -> None:
     """Add the commands to the ``netatlas`` parser's subcommands."""
     p = sub.add_parser("mlab", help="import M-Lab NDT data")
@@ -171,3 +185,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--rebuild", action="store_true", help="recompute every bin from scratch")
     p.add_argument("--name", action="append", help="only this aggregation (repeatable)")
     p.set_defaults(func=cmd_aggregate)
+
+    p = sub.add_parser(
+        "retention",
+        help="erase old speed-test client addresses, prune old ndt7 result files (once)",
+    )
+    p.set_defaults(func=cmd_retention)

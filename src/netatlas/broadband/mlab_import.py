@@ -2,7 +2,9 @@
 
 Streaming: rows are inserted in batches as they are read, so a file of any size needs little
 memory. Idempotent: a row whose test id (``measurements.uuid``) is already stored is counted
-as a duplicate and left alone. Bad rows are counted by reason; a file that cannot be read at
+as a duplicate and left alone, except that M-Lab's record of a test a visitor's browser
+reported (mode ``mlab``) confirms that test and gives it M-Lab's figures (see
+:mod:`.verification`). Bad rows are counted by reason; a file that cannot be read at
 all is reported and the import goes on with the next one.
 """
 
@@ -20,6 +22,7 @@ from netatlas.broadband.asn import AsnLookup, NoAsn
 from netatlas.broadband.mlab_files import FileError, Item, read_path
 from netatlas.broadband.mlab_rows import BadRow
 from netatlas.broadband.models import measurements
+from netatlas.broadband.verification import confirm_from_mlab
 from netatlas.geo.geoip import GeoIP
 
 __all__ = ["ImportReport", "import_items", "import_paths"]
@@ -32,6 +35,7 @@ class ImportReport:
     read: int = 0  # rows seen, bad ones included
     inserted: int = 0
     duplicates: int = 0  # test id already stored (or twice in the input)
+    confirmed: int = 0  # of those, tests a browser reported that M-Lab's record confirmed
     bad: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)  # files that could not be read
 
@@ -40,6 +44,8 @@ class ImportReport:
             f"{self.read} rows read: {self.inserted} imported, {self.duplicates} already"
             f" stored, {sum(self.bad.values())} bad"
         )
+        if self.confirmed:
+            text += f"; {self.confirmed} reported tests confirmed"
         if self.bad:
             text += " (" + ", ".join(f"{r}: {n}" for r, n in self.bad.most_common()) + ")"
         return text
@@ -73,6 +79,8 @@ def _flush(engine: Engine, rows: dict[str, dict[str, Any]], report: ImportReport
         return
     with engine.begin() as conn:
         inserted = _insert(conn, list(rows.values()))
+        if inserted < len(rows):  # only stored test ids can be waiting for M-Lab's record
+            report.confirmed += confirm_from_mlab(conn, rows.values())
     report.inserted += inserted
     report.duplicates += len(rows) - inserted
     rows.clear()

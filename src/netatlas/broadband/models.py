@@ -6,6 +6,13 @@ submitted survey.
 ``source`` is ``local`` for a test against this server (the full record is the ndt-server-format
 file at ``archive``), ``mlab`` for a test a visitor ran against M-Lab's fleet (figures as the
 browser reported them, ``uuid`` is M-Lab's test id so their row can be joined later).
+
+``verification`` says whether the statistics may count a test (see :mod:`.verification`):
+``NULL`` for tests measured here or imported, ``pending`` / ``rejected`` for figures a browser
+reported that nothing has confirmed, ``admin`` / ``mlab`` once confirmed. ``client_ip`` is
+erased after the retention period (see :mod:`.retention`); ``client_key`` then stands in for
+it: a random value shared by the tests one address ran on one UTC day, so that the
+statistics' per-client de-duplication counts them as before.
 """
 
 from __future__ import annotations
@@ -49,8 +56,18 @@ measurements = Table(
     Column("region", String(2)),
     Column("client_name", String(64)),  # the ndt7 client_name metadata
     Column("archive", String(255)),  # result file, relative to the data dir
+    Column("verification", String(8)),  # NULL | pending | rejected | admin | mlab
+    Column("client_key", String(24)),  # stands in for client_ip once it is erased
     Index("ix_measurements_test_time", "test_time"),
     Index("ix_measurements_asn", "asn"),
+)
+
+# The tests whose address is still kept, by age: what the retention job looks for.
+Index(
+    "ix_measurements_ip_kept",
+    measurements.c.test_time,
+    sqlite_where=measurements.c.client_ip.is_not(None),
+    postgresql_where=measurements.c.client_ip.is_not(None),
 )
 
 survey_response = Table(

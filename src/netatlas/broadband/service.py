@@ -4,6 +4,10 @@ Built once per application from settings (:meth:`Broadband.from_settings`). A su
 stored twice when it ends, off the event loop: the ndt-server-format file under the data
 directory, then the ``measurements`` row (client AS from the ASN database, IP location from
 the GeoIP City database).
+
+Survey submissions are limited per client address (``NETATLAS_SURVEY_IP_PER_HOUR``, IPv6 per
+/64) with the location API's limiter backends: Redis counters in scale-out, the database's
+otherwise.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -26,14 +31,18 @@ from netatlas.broadband.ndt7.guard import Guard, Ticket
 from netatlas.broadband.ndt7.server import Channel, Limits, TestRunner, load_messages
 from netatlas.broadband.ndt7.tcpinfo import congestion_control, find_socket, socket_cookie
 from netatlas.broadband.ndt7.tokens import TokenSigner, load_key
-from netatlas.broadband.survey import SurveyService
+from netatlas.broadband.survey import SurveySaved, SurveyService
 from netatlas.db.documents import Configured
 from netatlas.geo.geoip import GeoIP
+from netatlas.location.limits import Limiter, limiter_from_settings
 from netatlas.settings import Settings
 
 __all__ = ["Broadband", "Connection"]
 
 log = logging.getLogger(__name__)
+
+#: The window of the per-address survey limit (seconds).
+SURVEY_WINDOW = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +65,18 @@ class Broadband:
     signer: TokenSigner
     forms: Configured[Form]
     survey: SurveyService
+    limiter: Limiter
     limits: Limits = Limits()  # noqa: RUF009 - frozen dataclass, shared on purpose
 
     @classmethod
-    def from_settings(cls, settings: Settings, engine: Engine, geoip: GeoIP | None) -> Broadband:
+    def from_settings(
+        cls,
+        settings: Settings,
+        engine: Engine,
+        geoip: GeoIP | None,
+        limiter: Limiter | None = None,
+    ) -> Broadband:
+        """``limiter`` is the application's, when it has one; else one is made."""
         asn = asn_from_path(settings.geoip_asn_path)
         forms = form_source(engine, settings.survey_path)
         forms.current()  # a bad survey file: FormError at start, not on a request
@@ -75,6 +92,7 @@ class Broadband:
             signer=TokenSigner(load_key(settings.secret_key, settings.data_dir)),
             forms=forms,
             survey=SurveyService(engine, forms.current, settings.ndt7_mode, asn, geoip),
+            limiter=limiter or limiter_from_settings(settings, engine),
         )
 
     @property
@@ -89,6 +107,19 @@ class Broadband:
         if self.settings.ndt7_tokens_required:
             self.signer.verify(request.access_token, ip)
         return request
+
+    def submit_survey(self, body: Any, ip: str | None) -> SurveySaved:
+        """Count the post against the address's hourly limit (:class:`RateLimitExceeded`
+        over it, whether or not the survey is valid), then check and store it."""
+        limit = self.settings.survey_ip_per_hour
+        self.limiter.check_address(
+            "survey",
+            ip,
+            limit,
+            SURVEY_WINDOW,
+            f"Too many survey submissions from this address: at most {limit} an hour.",
+        )
+        return self.survey.submit(body, ip)
 
     def ticket(self, ip: str | None) -> Ticket:
         return self.guard.acquire(ip)

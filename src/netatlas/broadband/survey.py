@@ -11,7 +11,10 @@ A submission (``POST /api/v1/survey``) is a JSON object::
 from the same address, not yet linked to another survey. In mode ``mlab`` the tests ran on
 M-Lab's servers: each also carries ``tcpinfo``, the ``TCPInfo`` of the last measurement M-Lab's
 server sent, and a ``measurements`` row is made from it (source ``mlab``), keeping M-Lab's UUID
-so their own record can be joined later.
+so their own record can be joined later. Those figures are the browser's word: the row waits
+for confirmation (``verification`` = ``pending``) and the statistics leave it out until an
+administrator verifies the response or M-Lab's record of the test is imported (see
+:mod:`.verification`).
 
 The browser location is kept only when ``consent`` is true. Every problem is reported at once,
 by field path (``answers.isp``, ``download.uuid``, ``location.latitude``…).
@@ -34,6 +37,7 @@ from netatlas.broadband.form import Form, validate
 from netatlas.broadband.measurements import client_network, insert_measurement, measurement_row
 from netatlas.broadband.models import measurements, survey_response
 from netatlas.broadband.ndt7.summary import summarize_tcpinfo
+from netatlas.broadband.verification import PENDING
 from netatlas.geo.geoip import GeoIP
 
 __all__ = ["SurveyError", "SurveySaved", "SurveyService"]
@@ -259,5 +263,6 @@ class SurveyService:
                 congestion_control="bbr",
                 client_name="netatlas-speedtest",
             )
+            row["verification"] = PENDING  # reported by the browser: not counted yet
             ids[direction] = insert_measurement(conn, row)
         return ids

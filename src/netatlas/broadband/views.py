@@ -5,7 +5,8 @@
   address, 503 server full), before any upgrade.
 * ``GET /speedtest`` — the page; ``GET /api/v1/speedtest/config`` — its settings;
   ``GET /api/v1/speedtest/token`` — a short-lived ndt7 access token.
-* ``POST /api/v1/survey`` — answers linked to the test (201, or 400 with an error per field).
+* ``POST /api/v1/survey`` — answers linked to the test (201, or 400 with an error per field;
+  429 with ``Retry-After`` past the hourly limit per address).
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ def broadband(app: Starlette) -> Broadband:
     state = getattr(app.state, "broadband", None)
     if state is None:
         services = app.state.services
-        state = Broadband.from_settings(services.settings, services.engine, services.geoip)
+        state = Broadband.from_settings(
+            services.settings, services.engine, services.geoip, services.limiter
+        )
         app.state.broadband = state
     return state
 
@@ -153,6 +156,7 @@ async def speedtest_token(request: Request) -> Response:
 
 async def submit_survey(request: Request) -> Response:
     bb = broadband(request.app)
+    ip = _client(request, bb)
     try:
         raw = await read_body(request, MAX_SURVEY_BYTES)
         try:
@@ -161,7 +165,7 @@ async def submit_survey(request: Request) -> Response:
             # msgspec reports bad UTF-8 inside strings as UnicodeDecodeError, and very deep
             # nesting as RecursionError: both are the client's malformed JSON.
             raise ParseError.decode_error(f"the body is not JSON: {exc}") from None
-        saved = await run_in_threadpool(bb.survey.submit, body, _client(request, bb))
+        saved = await run_in_threadpool(bb.submit_survey, body, ip)
     except SurveyError as error:
         errors = ParseError("The survey has errors.", {"validation": error.fields})
         return error_response(errors, cors=False)  # answered for this site's page only
@@ -253,6 +257,11 @@ openapi = [
                 ErrorEnvelope,
             ),
             413: Reply("The body is over 64 KiB.", ErrorEnvelope),
+            429: Reply(
+                "Too many submissions from this address (IPv4) or /64 (IPv6) this hour"
+                " (`NETATLAS_SURVEY_IP_PER_HOUR`); `Retry-After` says when to try again.",
+                ErrorEnvelope,
+            ),
         },
     ),
 ]

@@ -25,6 +25,7 @@ class Job:
 
 def _jobs() -> list[Job]:
     from netatlas.broadband.aggregate.tasks import import_mlab_daily, update_broadband_stats
+    from netatlas.broadband.tasks import speedtest_retention
     from netatlas.datamap.tasks import cleanup_datamap, render_datamap_tiles, update_datamap
     from netatlas.export.downloads import cell_export_diff, cell_export_full
     from netatlas.export.tasks import update_exports, update_incoming
@@ -52,6 +53,8 @@ def _jobs() -> list[Job]:
         Job("cleanup_datamap", cleanup_datamap, 86400.0, pipeline=False),
         Job("render_datamap_tiles", render_datamap_tiles, 600.0, pipeline=False),
         Job("prune_applied", prune_applied, 3600.0, pipeline=False),
+        # Client addresses and ndt7 result files past their retention period.
+        Job("speedtest_retention", speedtest_retention, 3600.0, pipeline=False),
         # Each writes its file once per hour / day; the periods only bound the delay.
         Job("cell_export_diff", cell_export_diff, 300.0, pipeline=False),
         Job("cell_export_full", cell_export_full, 1800.0, pipeline=False),

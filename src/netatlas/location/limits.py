@@ -22,13 +22,18 @@ Limits (Ichnaea compatible where Ichnaea had them):
 * **keyless**: a fixed one-minute window per client address (per /64 for IPv6, which one
   subscriber usually holds whole) → :class:`RateLimitExceeded` with ``retry_after`` = seconds
   to the next window. 0 turns it off.
+* **per address**: counter ``<name>:<address>:<epoch // window>`` (IPv6 per /64), kept two
+  windows, for other endpoints' own limits (e.g. survey posts an hour);
+  :meth:`Limiter.check_address` → :class:`RateLimitExceeded` once more than ``limit`` were
+  counted in the window. The SQL limiter keeps these in the database: they are rare requests,
+  and every process then shares one count.
 * **fallback**: counter ``fallback_ratelimit:<name>:<epoch // interval>``, kept five
   intervals; :meth:`Limiter.fallback_allowed` is False once more than ``limit`` calls were
   made in the interval.
 
-Failures: if the counter store is down, daily and keyless checks let the request through
-(a broken Redis must not take the API down with it), while the fallback check answers False
-(a broken Redis must not let unlimited paid calls through). Both are logged.
+Failures: if the counter store is down, daily, keyless and per-address checks let the
+request through (a broken Redis must not take the API down with it), while the fallback check
+answers False (a broken Redis must not let unlimited paid calls through). Both are logged.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ __all__ = [
     "Limiter",
     "RedisLimiter",
     "SqlLimiter",
+    "address_key",
     "daily_key",
     "fallback_key",
     "ip_bucket",
@@ -94,6 +100,13 @@ class Limiter(Protocol):
         """Count one external fallback call for ``name``; False when over ``limit`` calls
         per ``interval`` seconds, or when that cannot be known."""
 
+    def check_address(
+        self, name: str, ip: str | None, limit: int, window: int, message: str | None = None
+    ) -> None:
+        """Count one ``name`` request from ``ip`` (IPv6: its /64); :class:`RateLimitExceeded`
+        (with ``message``) when more than ``limit`` came in this ``window`` of seconds.
+        No address, or a limit of 0: nothing is counted."""
+
 
 def daily_key(api_key: str, endpoint: str, now: float) -> str:
     """``apilimit:<key>:<endpoint>:<YYYYMMDD>`` for the UTC day of ``now``."""
@@ -126,6 +139,11 @@ def redis_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(
         url, socket_timeout=2, socket_connect_timeout=2, retry=Retry(NoBackoff(), 1)
     )
+
+
+def address_key(name: str, bucket: str, window: int, now: float) -> str:
+    """``<name>:<address or /64>:<window number>``."""
+    return f"{name}:{bucket}:{int(now) // window}"
 
 
 def _retry_after(now: float, window: int) -> int:
@@ -194,6 +212,21 @@ class RedisLimiter:
             log.warning("fallback %s refused, Redis failed: %s", name, exc)
             return False
         return count <= limit
+
+    def check_address(
+        self, name: str, ip: str | None, limit: int, window: int, message: str | None = None
+    ) -> None:
+        bucket = ip_bucket(ip)
+        if bucket is None or limit <= 0 or window <= 0:
+            return
+        now = self.clock()
+        try:
+            count = self._incr(address_key(name, bucket, window, now), 2 * window)
+        except RedisError as exc:
+            log.warning("%s limit not checked, Redis failed: %s", name, exc)
+            return
+        if count > limit:
+            raise RateLimitExceeded(message, retry_after=_retry_after(now, window))
 
 
 class _MemoryWindow:
@@ -291,6 +324,21 @@ class SqlLimiter:
             log.warning("fallback %s refused, database failed: %s", name, exc)
             return False
         return count <= limit
+
+    def check_address(
+        self, name: str, ip: str | None, limit: int, window: int, message: str | None = None
+    ) -> None:
+        bucket = ip_bucket(ip)
+        if bucket is None or limit <= 0 or window <= 0:
+            return
+        now = self.clock()
+        try:
+            count = self._incr(address_key(name, bucket, window, now), int(now) + 2 * window)
+        except SQLAlchemyError as exc:
+            log.warning("%s limit not checked, database failed: %s", name, exc)
+            return
+        if count > limit:
+            raise RateLimitExceeded(message, retry_after=_retry_after(now, window))
 
 
 def limiter_from_settings(

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from netatlas.broadband.retention import policy as retention_policy
 from netatlas.broadband.usecases import table as use_cases
 from netatlas.location.errors import NotFound, ParseError
 from netatlas.web import apidoc, sitestats
@@ -70,7 +71,8 @@ async def api_reference(request: Request) -> Response:
 
 
 async def privacy(request: Request) -> Response:
-    return page(request, "privacy.html")
+    settings = request.app.state.services.settings
+    return page(request, "privacy.html", retention=retention_policy(settings))
 
 
 async def outline(request: Request) -> Response:

@@ -247,3 +247,52 @@ def test_binary_data_from_the_receiving_side_ends_the_download(live: LiveServer)
     code, uuid = asyncio.run(misbehave())
     assert code == 1002  # protocol error
     stored(live, uuid)
+
+
+def test_client_measurements_are_capped_and_the_test_completes(live: LiveServer) -> None:
+    # A client that floods its upload with text: 300 measurements of 1 KiB, one nested too
+    # deep to decode, one over the per-message limit. Only the first are kept, within the
+    # count and byte limits; the rest are counted, and the test runs to its normal end.
+    from netatlas.broadband.ndt7.server import (
+        MAX_CLIENT_BYTES,
+        MAX_CLIENT_MEASUREMENTS,
+        MAX_CLIENT_MESSAGE,
+    )
+
+    padding = "x" * 1000
+    texts = ["[" * 5000, "{" + " " * (MAX_CLIENT_MESSAGE + 1) + "}"]
+    texts += [
+        json.dumps({"AppInfo": {"ElapsedTime": i, "NumBytes": i}, "Note": padding})
+        for i in range(300)
+    ]
+
+    async def flood() -> tuple[int | None, str]:
+        from websockets.asyncio.client import connect
+
+        async with connect(
+            f"{live.ws}/ndt/v7/upload",
+            subprotocols=[spec.SUBPROTOCOL],  # type: ignore[list-item]
+            compression=None,
+        ) as ws:
+            for text in texts:
+                await ws.send(text)
+            await ws.send(b"\0" * 8192)  # and some load
+            uuid = None
+            with contextlib.suppress(ConnectionClosed):
+                async for message in ws:  # the server ends the test at its runtime
+                    if isinstance(message, str):
+                        uuid = json.loads(message)["ConnectionInfo"]["UUID"]
+            assert uuid is not None
+            return ws.close_code, uuid
+
+    code, uuid = asyncio.run(flood())
+    assert code == 1000  # a normal end
+    row = stored(live, uuid)
+    test = check_document(read(Path(live.broadband.settings.data_dir) / row["archive"]))
+    kept = test["ClientMeasurements"]
+    assert 0 < len(kept) <= MAX_CLIENT_MEASUREMENTS
+    assert sum(len(json.dumps(m, separators=(",", ":"))) for m in kept) <= MAX_CLIENT_BYTES
+    assert [m["AppInfo"]["NumBytes"] for m in kept] == list(range(len(kept)))  # the first ones
+    dropped = {p["Name"]: p["Value"] for p in test["ServerMetadata"]}["client_measurements_dropped"]
+    assert int(dropped) == len(texts) - len(kept)
+    assert row["num_bytes"] == 8192

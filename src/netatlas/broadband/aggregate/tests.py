@@ -1,13 +1,15 @@
 """Measurements read for aggregation, as columns, and M-Lab-style de-duplication ranks.
 
 Only tests with a positive throughput count (M-Lab's statistics drop ``MeanThroughputMbps``
-of 0). Each test carries its IP location and, when a consented survey is linked to it, the
-browser location, so an aggregation can choose either.
+of 0), and of the figures a browser reported only those confirmed since (see
+:mod:`netatlas.broadband.verification`). Each test carries its IP location and, when a
+consented survey is linked to it, the browser location, so an aggregation can choose either.
 
 De-duplication: a test's *rank* is how many earlier tests (lower ``measurements.id``) of the
-same client, UTC day and direction there are. An aggregation keeping ``k`` tests per client
-per day keeps ranks below ``k``. Ranks depend only on the table, so an incremental update
-and a rebuild count the same tests.
+same client, UTC day and direction there are; the client is the address or, once that is
+erased, the ``client_key`` standing in for it on that day. An aggregation keeping ``k`` tests
+per client per day keeps ranks below ``k``. Ranks depend only on the table, so an
+incremental update and a rebuild count the same tests.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy.sql import ColumnElement
 from netatlas.broadband.aggregate.config import SOURCES
 from netatlas.broadband.aggregate.sketch import client_hashes
 from netatlas.broadband.models import measurements, survey_response
+from netatlas.broadband.verification import counted
 
 __all__ = ["Tests", "add_ranks", "read_tests"]
 
@@ -65,6 +68,11 @@ def epoch_of(conn: Connection, column: Any) -> ColumnElement[Any]:
     return cast(func.strftime("%s", column), BigInteger)
 
 
+def client_of(m: Any) -> ColumnElement[Any]:
+    """The client a test is counted under (the address, its stand-in, or the test itself)."""
+    return func.coalesce(m.c.client_ip, m.c.client_key, literal("test:") + m.c.uuid)
+
+
 def _floats(values: list[Any]) -> F64:
     return np.array(values, dtype=np.float64)  # None becomes NaN
 
@@ -86,7 +94,7 @@ def read_tests(conn: Connection, after_id: int, upto_id: int, *, survey: bool = 
             m.c.elapsed_s,
             m.c.min_rtt_ms,
             m.c.loss_rate,
-            func.coalesce(m.c.client_ip, literal("test:") + m.c.uuid),
+            client_of(m),
             m.c.asn,
             m.c.isp,
             m.c.lat,
@@ -94,7 +102,7 @@ def read_tests(conn: Connection, after_id: int, upto_id: int, *, survey: bool = 
             func.coalesce(down.c.lat, up.c.lat) if survey else nothing,
             func.coalesce(down.c.lon, up.c.lon) if survey else nothing,
         )
-        .where(m.c.id > after_id, m.c.id <= upto_id, m.c.mean_mbps > 0)
+        .where(m.c.id > after_id, m.c.id <= upto_id, m.c.mean_mbps > 0, counted(m))
         .order_by(m.c.id)
     )
     if survey:
@@ -149,9 +157,10 @@ def _prior_keys(conn: Connection, before_id: int, epoch: I64) -> npt.NDArray[np.
         when = or_(*ranges)
     else:
         when = and_(t >= int(days[0]) * 86400, t < (int(days[-1]) + 1) * 86400)
-    client = func.coalesce(m.c.client_ip, literal("test:") + m.c.uuid)
     rows = conn.execute(
-        select(client, t, m.c.direction).where(m.c.id < before_id, m.c.mean_mbps > 0, when)
+        select(client_of(m), t, m.c.direction).where(
+            m.c.id < before_id, m.c.mean_mbps > 0, counted(m), when
+        )
     ).all()
     if not rows:
         return np.zeros(0, np.uint64)

@@ -6,6 +6,8 @@ holding ``GitShortCommit``, ``Version``, the two addresses, ``StartTime``, ``End
 ``Download`` or ``Upload`` object with the UUID, times, ``ServerMeasurements``,
 ``ClientMeasurements`` (``null`` when the client sent none, as Go writes an empty slice),
 ``ClientMetadata`` and, when set, ``ServerMetadata`` — the layout M-Lab's own parser reads.
+``ServerMetadata`` notes ``client_measurements_dropped`` when the server dropped client
+measurements over its limits (see :mod:`.server`).
 Times are RFC 3339 with nanoseconds and trailing zeros dropped, as Go marshals them.
 
 UUIDs follow M-Lab's scheme ``<host>_<boot time>_<socket cookie, 16 hex digits>``, unique per
@@ -51,6 +53,7 @@ class Ndt7Result:
     end_ns: int = 0
     server_measurements: list[dict[str, Any]] = field(default_factory=list)
     client_measurements: list[Any] = field(default_factory=list)
+    client_measurements_dropped: int = 0  # over the limits, or not JSON: not stored
     client_metadata: tuple[tuple[str, str], ...] = ()
     server_metadata: tuple[tuple[str, str], ...] = ()
     num_bytes: int = 0
@@ -102,8 +105,12 @@ def result_document(result: Ndt7Result) -> dict[str, Any]:
         "ClientMeasurements": result.client_measurements or None,
         "ClientMetadata": _pairs(result.client_metadata) or None,
     }
-    if result.server_metadata:
-        test["ServerMetadata"] = _pairs(result.server_metadata)
+    server_metadata = result.server_metadata
+    if result.client_measurements_dropped:
+        dropped = ("client_measurements_dropped", str(result.client_measurements_dropped))
+        server_metadata = (*server_metadata, dropped)
+    if server_metadata:
+        test["ServerMetadata"] = _pairs(server_metadata)
     return {
         "GitShortCommit": _git_short_commit(),
         "Version": f"netatlas-v{__version__}",

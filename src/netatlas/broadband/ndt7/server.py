@@ -14,6 +14,13 @@ In both, the server sends JSON measurement messages (``AppInfo``, ``ConnectionIn
 mean 250 ms, and keeps the client's text messages as client measurements. A binary message
 from the side that should only be receiving ends the test.
 
+The client's measurements are stored as it sent them, within limits: at most
+:data:`MAX_CLIENT_MEASUREMENTS` messages and :data:`MAX_CLIENT_BYTES` in all per subtest, each
+a JSON text of at most :data:`MAX_CLIENT_MESSAGE`. A well-behaved client sends one small
+message (~100 bytes) every 250 ms, some 40 in a test. The rest (past those limits, or not
+JSON) are dropped and counted: the result file records how many (``ServerMetadata``
+``client_measurements_dropped``), and the test itself goes on.
+
 The load is a few preallocated ``bytes`` objects, one per message size, sliced once from one
 random buffer: a message is handed to the WebSocket as is, with no copy per message.
 """
@@ -37,12 +44,23 @@ from netatlas.broadband.ndt7 import spec
 from netatlas.broadband.ndt7.archive import Ndt7Result, format_time
 from netatlas.broadband.ndt7.tcpinfo import bbr_info, tcp_info
 
-__all__ = ["Channel", "ChannelClosed", "Limits", "TestRunner", "load_messages"]
+__all__ = [
+    "MAX_CLIENT_BYTES",
+    "MAX_CLIENT_MEASUREMENTS",
+    "MAX_CLIENT_MESSAGE",
+    "Channel",
+    "ChannelClosed",
+    "Limits",
+    "TestRunner",
+    "load_messages",
+]
 
-#: Client text messages kept per subtest (about 40 arrive in 10 s; this bounds memory).
-MAX_CLIENT_MEASUREMENTS = 400
-#: Largest client text message kept (bytes).
-MAX_CLIENT_MESSAGE = 64 * 1024
+#: Client text messages kept per subtest (about 40 arrive in 10 s).
+MAX_CLIENT_MEASUREMENTS = 100
+#: Largest client text message kept (bytes of UTF-8).
+MAX_CLIENT_MESSAGE = 8 * 1024
+#: Client text kept per subtest in all (bytes of UTF-8): what one test may add to its file.
+MAX_CLIENT_BYTES = 64 * 1024
 #: WebSocket close codes.
 NORMAL_CLOSURE = 1000
 PROTOCOL_ERROR = 1002
@@ -112,6 +130,7 @@ class TestRunner:
         self.clock = clock
         self.start = clock()
         self.closed_by_peer = False
+        self._client_bytes = 0  # of the client measurements kept
         bbr = result.congestion_control == "bbr"
         self._bbr = bbr and sock is not None
         self._connection = {
@@ -149,13 +168,23 @@ class TestRunner:
         await self.channel.send_text(_encode(self.measurement()).decode())
 
     def _client_text(self, text: str) -> None:
+        """Keep a client measurement within the limits; count it as dropped otherwise (the
+        spec makes client messages optional: a bad or surplus one is not an error)."""
         kept = self.result.client_measurements
-        if len(kept) >= MAX_CLIENT_MEASUREMENTS or len(text) > MAX_CLIENT_MESSAGE:
+        size = len(text) if len(text) > MAX_CLIENT_MESSAGE else len(text.encode())
+        if (
+            len(kept) >= MAX_CLIENT_MEASUREMENTS
+            or size > MAX_CLIENT_MESSAGE
+            or self._client_bytes + size > MAX_CLIENT_BYTES
+        ):
+            self.result.client_measurements_dropped += 1
             return
         try:
             kept.append(_decode(text))
-        except msgspec.DecodeError:
-            return  # the spec makes client messages optional; a bad one is not an error
+        except (msgspec.DecodeError, RecursionError):  # not JSON, or nested too deep
+            self.result.client_measurements_dropped += 1
+            return
+        self._client_bytes += size
 
     # -- subtests -------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, Select, case, delete, func, select
 from sqlalchemy.orm import aliased
 
 from netatlas.broadband.models import measurements, survey_response
+from netatlas.broadband.verification import review_survey_tests
 from netatlas.db.upsert import insert_for
 from netatlas.web.admin.audit import Actor, ChangeError, record
 from netatlas.web.admin.auth import utcnow
@@ -141,13 +142,16 @@ def responses(
 
 
 def review(engine: Engine, actor: Actor, survey_id: int, verified: bool) -> None:
-    """Mark a response verified (or not)."""
+    """Mark a response verified (or not). The verdict also decides whether the statistics
+    count the figures its browser reported (mode mlab): see
+    :mod:`netatlas.broadband.verification`."""
     with engine.begin() as conn:
         if conn.execute(select(s.id).where(s.id == survey_id)).first() is None:
             raise ChangeError({"survey": f"no survey response {survey_id}"})
         values = {"verified": verified, "reviewed": utcnow(), "reviewer": actor.user}
         stmt = insert_for(conn, survey_review).values(survey_id=survey_id, **values)
         conn.execute(stmt.on_conflict_do_update(index_elements=["survey_id"], set_=values))
+        review_survey_tests(conn, survey_id, verified)
         action = "survey.verify" if verified else "survey.unverify"
         record(conn, actor, action, str(survey_id), None)
 
