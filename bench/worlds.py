@@ -600,8 +600,20 @@ def ask_ichnaea(ich: Ichnaea, probes: Sequence[Probe], kind: str) -> Outcome:
 # --- a world, end to end -------------------------------------------------------------------------
 
 
-def run_world(spec: WorldSpec, baseline: bool = True) -> dict[str, Any]:
-    started = time.perf_counter()
+@dataclass
+class Built:
+    """A world after both rounds of stumbling, with its station tables and its queries."""
+
+    world: World
+    ctx: Context
+    ichnaea: Ichnaea
+    reports: int
+    wifi: list[Probe]
+    blue: list[Probe]
+    moved: list[Probe]
+
+
+def build(spec: WorldSpec) -> Built:
     world = make_world(spec)
     radio = Radio(world)
     first = stumble(world, radio, spec.seed + 1, spec.reports)
@@ -626,9 +638,16 @@ def run_world(spec: WorldSpec, baseline: bool = True) -> dict[str, Any]:
         for _ in range(2):
             x, y = e.x + rng.uniform(-12, 12), e.y + rng.uniform(-12, 12)
             moved.append(Probe(x, y, radio.hear(x, y, rng.gauss(0, 3.0), rng)))
+    return Built(world, ctx, ich, len(first) + len(second), wifi, blue, moved)
+
+
+def run_world(spec: WorldSpec, baseline: bool = True) -> dict[str, Any]:
+    started = time.perf_counter()
+    b = build(spec)
+    ctx, ich, wifi, blue, moved = b.ctx, b.ichnaea, b.wifi, b.blue, b.moved
     out: dict[str, Any] = {
         "world": spec.name,
-        "reports": len(first) + len(second),
+        "reports": b.reports,
         "ours": {
             "wifi": ask_service(ctx.engine, wifi, "wifi").summary(),
             "blue": ask_service(ctx.engine, blue, "blue").summary(),
