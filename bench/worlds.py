@@ -5,10 +5,11 @@ stumbling learns that world's constants. So the towns here differ in everything 
 WiFi/Bluetooth positioning:
 
 * propagation: path-loss exponent 2-4 around a common operating point (WiFi -74 dBm at 30 m,
-  Bluetooth -84 dBm at 10 m, before the spread and losses below), log-normal shadowing 2-8 dB per scan, transmit power
-  spread ±2-6 dB between stations, an extra loss per 100 m (walls, trees; it limits the range in
-  low-exponent towns), a wall loss between a street and the buildings, and a fixed, direction
-  dependent gain per station (an access point mounted next to a wall radiates unevenly);
+  Bluetooth -84 dBm at 10 m, before the spread and losses below), log-normal shadowing 2-8 dB
+  per scan, transmit power spread ±2-6 dB between stations, an extra loss per 100 m (walls,
+  trees; it limits the range in low-exponent towns), a wall loss between a street and the
+  buildings, and a fixed, direction dependent gain per station (an access point mounted next
+  to a wall radiates unevenly);
 * density: 250 (suburb) to 1,500 (centre) access points per km², streets every 80-150 m;
 * stumblers: confined to the street grid (pavement or road, walking, cycling or driving at
   1.4-10 m/s) or wandering freely in a pedestrian zone; a report every ~15 m;
@@ -542,7 +543,7 @@ class Ichnaea:
             return  # a block lasts at least two days: every round here is the same day
         assert old.lat is not None and old.lon is not None and old.bbox is not None
         if not consistent or any(
-            distance(old.lat, old.lon, a, b) > limit for a, b in zip(lats, lons)
+            distance(old.lat, old.lon, a, b) > limit for a, b in zip(lats, lons, strict=True)
         ):
             table[mac] = IStation(None, None, None, 0, 0.0, True)
             return
@@ -578,8 +579,8 @@ class Ichnaea:
             used = sorted((found[i] for i in members), key=lambda f: -f[2])[:top]
             ws = [f[2] / float(f[3]) ** 2 for f in used]
             total = sum(ws)
-            lat = sum(w * f[0] for w, f in zip(ws, used)) / total
-            lon = sum(w * f[1] for w, f in zip(ws, used)) / total
+            lat = sum(w * f[0] for w, f in zip(ws, used, strict=True)) / total
+            lon = sum(w * f[1] for w, f in zip(ws, used, strict=True)) / total
             dists = sorted(distance(lat, lon, f[0], f[1]) for f in used)
             p95 = dists[max(math.ceil(0.95 * len(dists)) - 1, 0)]
             score = sum(found[i][2] for i in members)
@@ -689,14 +690,15 @@ def table(results: list[dict[str, Any]]) -> str:
         if not rows:
             continue
 
-        def med(kind: str, key: str) -> float:
+        def med(kind: str, key: str, rows: list[Any] = rows) -> float:
             return statistics.median(f[kind].get(key, math.nan) for f in rows)
 
-        def worst(kind: str, key: str) -> float:
+        def worst(kind: str, key: str, rows: list[Any] = rows) -> float:
             return min(f[kind].get(key, 0.0) for f in rows)
 
         lines.append(
-            f"| median of worlds | {who} | {med('wifi', 'median'):.1f} / {med('wifi', 'p90'):.1f} / "
+            f"| median of worlds | {who} | "
+            f"{med('wifi', 'median'):.1f} / {med('wifi', 'p90'):.1f} / "
             f"{med('wifi', 'inside'):.0%} (worst {worst('wifi', 'inside'):.0%}) | "
             f"{med('blue', 'median'):.1f} / {med('blue', 'p90'):.1f} / {med('blue', 'inside'):.0%} "
             f"(worst {worst('blue', 'inside'):.0%}) | {med('moved', 'median'):.1f} / "
