@@ -18,6 +18,7 @@ from netatlas.location.observations import (
     decode_chunk,
     encode_chunk,
     group_by_queue,
+    mac_signal_weight,
     observation_weight,
     observations_from_report,
     parse_queue,
@@ -129,13 +130,18 @@ def test_speed_weight() -> None:
 def test_signal_weights() -> None:
     assert wifi_signal_weight(-80) == 1.0
     assert wifi_signal_weight(None) == 1.0
-    assert wifi_signal_weight(-64.1) == pytest.approx(2.0, rel=1e-3)  # type: ignore[arg-type]
-    assert wifi_signal_weight(-98.9) == pytest.approx(0.5, rel=1e-2)  # type: ignore[arg-type]
+    # A factor of ten per 20 dB (the field strength), capped at -30 dBm.
+    assert wifi_signal_weight(-60) == pytest.approx(10.0)
+    assert wifi_signal_weight(-100) == pytest.approx(0.1)
+    assert wifi_signal_weight(-20) == wifi_signal_weight(-30) == pytest.approx(10**2.5)
+    assert mac_signal_weight(-60) == pytest.approx(10.0)
     for radio, median in (("gsm", -95), ("wcdma", -100), ("lte", -105), ("nr", -110)):
         assert cell_signal_weight(radio, median) == 1.0
         assert cell_signal_weight(radio, None) == 1.0
     assert cell_signal_weight("lte", -75) > 1.0
-    assert observation_weight("blue", 40.0, 8000, 20.0, -90) == pytest.approx(0.125)
+    # accuracy 0.5 x age 0.5 x speed 0.5 x signal 10^(-10/20)
+    assert observation_weight("blue", 40.0, 8000, 20.0, -90) == pytest.approx(0.125 / 10**0.5)
+    assert observation_weight("blue", 40.0, 8000, 20.0, None) == pytest.approx(0.125)
 
 
 # --- report-level validation ------------------------------------------------------------------

@@ -24,6 +24,8 @@ from netatlas.location.report import Position, Report, report_source
 
 Kind: TypeAlias = Literal["wifi", "blue", "cell"]
 
+_pow = math.pow
+
 
 # Observations travel in shard-queue chunks and thousands are decoded per updater batch, so
 # they are array-like (no field names on the wire) and untracked by the garbage collector.
@@ -151,9 +153,21 @@ def speed_weight(speed: float | None) -> float:
     return min(math.sqrt(5.0 / value), 1.0)
 
 
+def mac_signal_weight(signal: int | None) -> float:
+    """WiFi and Bluetooth: ``10 ^ ((signal + 80) / 20)``, 1.0 at -80 dBm (or no signal).
+
+    A factor of ten per 20 dB, i.e. the received field strength: the observations made close
+    to the station count most. Ichnaea's ``(10⁴ / (signal - 20)²)²`` separated -50 from -90 dBm
+    by a factor of 6 and Bluetooth signals not at all; this separates them by 100. Chosen on
+    the tuning worlds of ``bench/worlds.py`` (factors of 10 per 10 dB and per 40 dB were worse:
+    too few observations left to average GPS noise, or too much street bias). Capped at -30 dBm.
+    """
+    s = -80 if signal is None else (signal if signal < -30 else -30)
+    return _pow(10.0, (s + 80) * 0.05)
+
+
 def wifi_signal_weight(signal: int | None) -> float:
-    s = -80 if signal is None else signal
-    return (1e4 / float((s - 20) ** 2)) ** 2
+    return mac_signal_weight(signal)
 
 
 def cell_signal_weight(radio: str, signal: int | None) -> float:
@@ -172,13 +186,16 @@ def observation_weight(
     signal: int | None,
     radio: str = "lte",
 ) -> float:
-    """Ichnaea's observation weight: accuracy * age * speed * signal (0 = unusable)."""
+    """Ichnaea's observation weight: accuracy * age * speed * signal (0 = unusable).
+
+    The signal factor of WiFi and Bluetooth is :func:`mac_signal_weight`; cells keep Ichnaea's.
+    """
     if kind == "wifi":
         acc_w = accuracy_weight(accuracy, WIFI_MAX_ACCURACY)
         sig_w = wifi_signal_weight(signal)
     elif kind == "blue":
         acc_w = accuracy_weight(accuracy, BLUE_MAX_ACCURACY)
-        sig_w = 1.0
+        sig_w = mac_signal_weight(signal)
     else:
         acc_w = accuracy_weight(accuracy, CELL_MAX_ACCURACY)
         sig_w = cell_signal_weight(radio, signal)
@@ -309,7 +326,7 @@ def _blues(
             continue
         signal = _in(beacon.signalStrength, -127, 0)
         age = _age(beacon.age, pos_age)
-        weight = pos_w * age_weight(age) if pos_w else 0.0
+        weight = pos_w * age_weight(age) * mac_signal_weight(signal) if pos_w else 0.0
         rank = (signal if signal is not None else -1000, _age_rank(age))
         obs = BlueObservation(mac, lat, lon, accuracy, age, speed, signal, source, weight)
         _keep_better(best, mac, rank, obs, "blue", drops)

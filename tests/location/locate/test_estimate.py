@@ -37,8 +37,12 @@ def test_accuracy_grows_with_disagreement_and_is_clamped() -> None:
     tight = estimate_macs([ap(0), ap(5), ap(10)], WIFI)
     loose = estimate_macs([ap(0, -88), ap(200, -88), ap(400, -88)], WIFI)
     assert tight.accuracy < loose.accuracy
-    assert estimate_macs([ap(0, -40), ap(1, -40)], WIFI).accuracy == 10.0
-    assert estimate_macs([ap(0, -95), ap(90, -95)], BLUE).accuracy == 50.0
+    assert estimate_macs([ap(0, -40, radius=5), ap(1, -40, radius=5)], WIFI).accuracy == 10.0
+    # Wide station radii (noisy or scattered observations) widen the circle.
+    assert estimate_macs([ap(0, -40, radius=80), ap(1, -40, radius=80)], WIFI).accuracy > 15.0
+    # Two weak beacons 90 m apart: a wide circle (Ichnaea's 50 m cap was too tight for it).
+    assert 50.0 < estimate_macs([ap(0, -95), ap(90, -95)], BLUE).accuracy < 100.0
+    assert estimate_macs([ap(0, -95), ap(300, -95)], BLUE).accuracy == BLUE.max_accuracy == 100.0
 
 
 def test_one_stale_station_is_set_aside() -> None:

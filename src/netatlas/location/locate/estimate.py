@@ -30,22 +30,28 @@ networks it is far too large, with two close ones far too small. Here instead:
    ``c = 2.5``. So one stale or moved station still inside the cluster limit cannot drag the
    answer; on clean data it changes nothing measurable. (A range-based Gauss-Newton fit on ``d``
    was tried and made answers worse: ranges from signal are only good to a factor of ~1.8.)
-4. **Accuracy** (a radius meant to hold the true place about nine times in ten):
-   ``accuracy_scale × (1 / sqrt(Σw) + spread / sqrt(n_eff))`` - the model's own standard error
-   plus the empirical standard error of the weighted mean, where ``spread`` is the weighted RMS
-   distance of the stations from the answer and ``n_eff = (Σw)² / Σw²``. The first term follows
-   signal strengths and station radii, the second how well the stations actually agree (with the
-   plain weights: stations set aside by step 3 still widen the circle). Clamped to 10-500 m
-   (WiFi), 10-50 m (Bluetooth).
+4. **Accuracy** (a radius meant to hold the true place nine times in ten):
+   ``accuracy_scale × (1 / sqrt(Σw) + spread / sqrt(n_eff) + radius_term × r_med / sqrt(n_eff))``
+   - the model's own standard error, the empirical standard error of the weighted mean (where
+   ``spread`` is the weighted RMS distance of the stations from the answer and
+   ``n_eff = (Σw)² / Σw²``) and the stored positions' own uncertainty, which follows the median
+   station radius ``r_med`` (stations built from noisy GPS fixes or from several places have
+   wide radii). The first term follows signal strengths and station radii, the second how well
+   the stations actually agree (with the plain weights: stations set aside by step 3 still widen
+   the circle). Clamped to 10-500 m (WiFi), 10-100 m (Bluetooth).
 5. **Agreement**: the share of the weight that step 3 keeps at the answer. The caller scales the
    cluster's score by it, so stations that cannot all be heard from one place given their signals
    (e.g. two access points that moved away together) make a weak candidate.
 
-The constants were fitted on the simulated city of ``bench/locate_accuracy.py`` (a regression of
-log distance on signal and log radius, then the accuracy scale for ~90 % coverage) and are
-physically plausible: an effective path-loss slope of 33 dB per decade for WiFi (35 for
-Bluetooth) and 14 m at -70 dBm for an access point heard up to 100 m away. They only change
-relative weights and the accuracy scale; positions are never extrapolated beyond the stations.
+The position constants were fitted on the simulated city of ``bench/locate_accuracy.py`` (a
+regression of log distance on signal and log radius) and are physically plausible: an effective
+path-loss slope of 33 dB per decade for WiFi (35 for Bluetooth) and 14 m at -70 dBm for an
+access point heard up to 100 m away; a grid search on the tuning worlds of ``bench/worlds.py``
+(path-loss exponents 2-4, GPS noise 4-20 m, ...) found nothing better. The accuracy constants
+(``spread_k``, ``radius_term``, ``accuracy_scale``) were calibrated on those tuning worlds so that
+at least 90 % of WiFi and 85 % of Bluetooth circles hold the true place in each of them; the
+held-out worlds check that this carries over. They only change relative weights and the
+accuracy; positions are never extrapolated beyond the stations.
 
 Cells (:func:`estimate_cells`)
 ------------------------------
@@ -115,6 +121,7 @@ class Model(NamedTuple):
     top: int  # stations used per cluster, best scores first
     spread_k: float = 0.0  # station uncertainty: (spread_k × radius)² / samples
     accuracy_scale: float = 1.0
+    radius_term: float = 0.0  # accuracy: + radius_term × median station radius / sqrt(n_eff)
     robust_c: float = 2.5
     robust_steps: int = 3
 
@@ -132,8 +139,9 @@ WIFI: Final = Model(
     max_accuracy=500.0,
     cluster_distance=500.0,
     top=20,
-    spread_k=0.5,
-    accuracy_scale=1.1,
+    spread_k=1.0,
+    accuracy_scale=0.9,
+    radius_term=0.15,
 )
 BLUE: Final = Model(
     d_ref=11.0,
@@ -145,10 +153,11 @@ BLUE: Final = Model(
     max_range=100.0,
     station_sigma=5.0,
     min_accuracy=10.0,
-    max_accuracy=50.0,
+    max_accuracy=100.0,
     cluster_distance=100.0,
     top=10,
-    spread_k=0.5,
+    spread_k=1.0,
+    radius_term=0.5,
 )
 
 
@@ -211,7 +220,11 @@ def estimate_macs(found: Sequence[Found], model: Model) -> Estimate:
     # even when the robust fit has set them aside.
     spread_sq = sum(ws[i] * ((xs[i] - x) ** 2 + (ys[i] - y) ** 2) for i in range(n)) / total
     n_eff = total * total / sum(w * w for w in ws)
-    accuracy = model.accuracy_scale * (1.0 / _sqrt(total) + _sqrt(spread_sq / n_eff))
+    uncertainty = 1.0 / _sqrt(total) + _sqrt(spread_sq / n_eff)
+    if model.radius_term:
+        radii = sorted([f.radius for f in found])
+        uncertainty += model.radius_term * radii[n // 2] / _sqrt(n_eff)
+    accuracy = model.accuracy_scale * uncertainty
     if accuracy < model.min_accuracy:
         accuracy = model.min_accuracy
     elif accuracy > model.max_accuracy:
