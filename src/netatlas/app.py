@@ -31,6 +31,7 @@ from netatlas.web.admin import views as admin_views
 from netatlas.web.middleware import SecurityHeaders
 from netatlas.web.openapi import openapi_route
 from netatlas.web.outage import outage_handlers
+from netatlas.web.render import page_headers
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
         ],
         middleware=[
             Middleware(Observe, spool=scrape.spool_dir(settings.data_dir)),
-            Middleware(SecurityHeaders),
+            Middleware(SecurityHeaders, html=page_headers(settings)),
         ],
         exception_handlers={**web_errors.exception_handlers, **outage_handlers()},
         lifespan=lifespan,
