@@ -32,6 +32,7 @@ from netatlas.web.middleware import SecurityHeaders
 from netatlas.web.openapi import openapi_route
 from netatlas.web.outage import outage_handlers
 from netatlas.web.render import page_headers
+from netatlas.web.secret import WeakSecret, check_secret
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,10 @@ def _scheduler_lock(data_dir: Path) -> IO[str] | None:
 
 def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    try:
+        check_secret(settings.secret_key)  # before anything starts: refuse to run at all
+    except WeakSecret as exc:
+        raise SystemExit(str(exc)) from None
     services = Services.build(settings)
     if run_jobs is None:
         run_jobs = settings.embedded_jobs and not settings.scale_out

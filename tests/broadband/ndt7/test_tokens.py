@@ -56,7 +56,8 @@ def test_missing_or_malformed_tokens_are_401(token: str | None) -> None:
 
 
 def test_key_from_secret_or_kept_in_the_data_dir(tmp_path: Path) -> None:
-    assert load_key("s3cret", tmp_path) == load_key("s3cret", tmp_path / "other")
+    secret = "a configured secret of 38 characters!!"
+    assert load_key(secret, tmp_path) == load_key(secret, tmp_path / "other")
     assert not (tmp_path / "ndt7-token.key").exists()
     first = load_key("", tmp_path)
     assert len(first) == 32

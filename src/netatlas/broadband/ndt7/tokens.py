@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from netatlas.broadband.ndt7.spec import Ndt7Error
+from netatlas.web.secret import check_secret
 
 __all__ = ["TOKEN_TTL", "TokenSigner", "load_key"]
 
@@ -33,7 +34,9 @@ MAX_TOKEN_LENGTH = 256
 
 
 def load_key(secret: str, data_dir: Path) -> bytes:
-    """The signing key: the configured secret, else the data directory's own random key."""
+    """The signing key: the configured secret, else the data directory's own random key.
+    A placeholder or too short a secret raises ``WeakSecret``."""
+    check_secret(secret)
     if secret:
         return hashlib.sha256(b"netatlas-ndt7-token:" + secret.encode()).digest()
     path = data_dir / "ndt7-token.key"
