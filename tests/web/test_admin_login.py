@@ -56,3 +56,18 @@ def test_a_non_ascii_csrf_token_is_a_403(client: TestClient, engine: Engine, tok
     assert res.status_code == 403 and "expired" in res.text
     # The right token still works afterwards.
     assert client.post("/admin/logout", data={"csrf": _csrf(client)}).status_code == 200
+
+
+def test_digits_int_cannot_read_are_a_form_error(client: TestClient, engine: Engine) -> None:
+    """'²' passes str.isdigit but not int(): a 400 naming the field, or the default page."""
+    auth.set_password(engine, "admin", PASSWORD)
+    assert _login(client).status_code == 303
+    assert client.get("/admin/surveys", params={"page": "\u00b2"}).status_code == 200
+    assert client.get("/admin/audit", params={"page": "\u00b2\u00b3"}).status_code == 200
+    token = _csrf(client, "/admin/keys")
+    key = {"csrf": token, "valid_key": "odd-key", "maxreq": "\u00b2"}
+    res = client.post("/admin/keys", data={**key, "store_sample_locate": "100"})
+    assert res.status_code == 400 and "whole number" in res.text
+    target = {"csrf": token, "name": "odd", "schema": "dummy", "batch": "\u00b9", "max_age": "1"}
+    res = client.post("/admin/exports", data=target)
+    assert res.status_code == 400 and "whole number" in res.text

@@ -39,7 +39,7 @@ DONE = {
 
 def page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < len(raw) < 7 else 1
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) < 7 else 1
 
 
 def _done(path: str, code: str, query: Mapping[str, str] | None = None) -> Response:

@@ -65,7 +65,7 @@ def parse_form(form: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, low in (("batch", 1), ("max_age", 0)):
         raw = str(form.get(name, "")).strip()
-        if not raw.isdigit() or len(raw) > 9 or int(raw) < low:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or int(raw) < low:
             errors[name] = f"a whole number ≥ {low}"
         else:
             values[name] = int(raw)

@@ -48,7 +48,7 @@ def parse_form(form: Mapping[str, str]) -> dict[str, Any]:
                     errors[name] = "required"
                 values[name] = None
                 continue
-            if not raw.isdigit() or len(raw) > 9:
+            if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
                 errors[name] = "a whole number ≥ 0"
                 continue
             number = int(raw)
