@@ -14,6 +14,7 @@ from sqlalchemy import Engine, Select, case, delete, func, select
 from sqlalchemy.orm import aliased
 
 from netatlas.broadband.models import measurements, survey_response
+from netatlas.csvsafe import csv_cell
 from netatlas.db.upsert import insert_for
 from netatlas.web.admin.audit import Actor, ChangeError, record
 from netatlas.web.admin.auth import utcnow
@@ -167,10 +168,11 @@ def delete_response(engine: Engine, actor: Actor, survey_id: int) -> None:
 
 def _csv_lines(header: Sequence[str], rows: Iterator[Sequence[Any]]) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # CRLF (RFC 4180): a cell holding a lone CR is then quoted too.
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
     for number, row in enumerate(rows, 1):
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow([csv_cell(v) for v in row])  # text that looks like a formula: '…
         if number % _CHUNK == 0:
             yield buffer.getvalue()
             buffer.seek(0)
