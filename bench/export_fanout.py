@@ -50,6 +50,7 @@ class Sink(BaseHTTPRequestHandler):
 
 def fresh(backend: str, tmp: str) -> dict[str, str]:
     env = {**os.environ, "NETATLAS_DATA_DIR": tmp, "NETATLAS_LOG_LEVEL": "warning"}
+    env["NETATLAS_ALLOW_PRIVATE_TARGETS"] = "true"  # the sink listens on 127.0.0.1
     if backend == "postgresql":
         admin = make_engine(PG_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
@@ -68,7 +69,9 @@ def run(backend: str, observations: int, processes: int, targets: bool, sink: st
         engine = make_engine(settings.sqlalchemy_url)
         upgrade(engine)
         if targets:
-            create_config(engine, ExportConfig("partner", "geosubmit", sink, batch=100))
+            create_config(
+                engine, ExportConfig("partner", "geosubmit", sink, batch=100), allow_private=True
+            )
         else:
             with engine.begin() as conn:
                 conn.execute(delete(export_config).where(export_config.c.name != "internal"))

@@ -32,7 +32,7 @@ psql "$pg/postgres" -qc "DROP DATABASE IF EXISTS netatlas_deploy" -c "CREATE DAT
 sed -e "s#^NETATLAS_DATA_DIR=.*#NETATLAS_DATA_DIR=$work/data#" \
     -e "s#^NETATLAS_DATABASE_URL=.*#NETATLAS_DATABASE_URL=${pg/postgresql:/postgresql+psycopg:}/netatlas_deploy#" \
     -e "s#^NETATLAS_REDIS_URL=.*#NETATLAS_REDIS_URL=redis://127.0.0.1:$RP/0#" \
-    -e "s#^NETATLAS_SECRET_KEY=.*#NETATLAS_SECRET_KEY=exercise-secret#" \
+    -e "s#^NETATLAS_SECRET_KEY=.*#NETATLAS_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')#" \
     $repo/deploy/netatlas.env > $work/netatlas.env
 set -a; . $work/netatlas.env; set +a
 

@@ -31,6 +31,8 @@ from netatlas.web.admin import views as admin_views
 from netatlas.web.middleware import SecurityHeaders
 from netatlas.web.openapi import openapi_route
 from netatlas.web.outage import outage_handlers
+from netatlas.web.render import page_headers
+from netatlas.web.secret import WeakSecret, check_secret
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,10 @@ def _scheduler_lock(data_dir: Path) -> IO[str] | None:
 
 def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    try:
+        check_secret(settings.secret_key)  # before anything starts: refuse to run at all
+    except WeakSecret as exc:
+        raise SystemExit(str(exc)) from None
     services = Services.build(settings)
     if run_jobs is None:
         run_jobs = settings.embedded_jobs and not settings.scale_out
@@ -85,7 +91,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
         ],
         middleware=[
             Middleware(Observe, spool=scrape.spool_dir(settings.data_dir)),
-            Middleware(SecurityHeaders),
+            Middleware(SecurityHeaders, html=page_headers(settings)),
         ],
         exception_handlers={**web_errors.exception_handlers, **outage_handlers()},
         lifespan=lifespan,

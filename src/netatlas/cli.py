@@ -20,11 +20,25 @@ def _upgrade(settings: Settings) -> None:
         engine.dispose()
 
 
+def _weak_secret(settings: Settings) -> bool:
+    """Say so (and return True) when the configured secret is a placeholder or too short."""
+    from netatlas.web.secret import WeakSecret, check_secret
+
+    try:
+        check_secret(settings.secret_key)
+    except WeakSecret as exc:
+        print(f"netatlas: refusing to start: {exc}", file=sys.stderr)
+        return True
+    return False
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from netatlas.web.logging import uvicorn_log_config
 
+    if _weak_secret(settings):
+        return 2
     _upgrade(settings)
     if settings.demo:
         from netatlas.location.demo import seed_once
@@ -65,6 +79,8 @@ def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from netatlas.jobs.celery_app import make_celery
 
+    if _weak_secret(settings):
+        return 2
     if not settings.redis_url:
         print("netatlas worker needs NETATLAS_REDIS_URL (the Celery broker)", file=sys.stderr)
         return 2
@@ -77,6 +93,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
     from netatlas.jobs.celery_app import make_celery
 
+    if _weak_secret(settings):
+        return 2
     if not settings.redis_url:
         print("netatlas beat needs NETATLAS_REDIS_URL (the Celery broker)", file=sys.stderr)
         return 2
@@ -142,6 +160,8 @@ def cmd_tiles(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_ndt7(args: argparse.Namespace, settings: Settings) -> int:
     from netatlas.broadband.ndt7.worker import serve
 
+    if _weak_secret(settings):
+        return 2
     _upgrade(settings)
     serve(settings, args.host or settings.host, args.port)
     return 0

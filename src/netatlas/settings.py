@@ -109,6 +109,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Uploads of one export batch before it moves to the target's dead-letter queue.",
     ),
     Setting(
+        "allow_private_targets",
+        _bool,
+        "false",
+        "Let export targets and fallback URLs reach loopback, private and link-local addresses.",
+    ),
+    Setting(
         "export_store_url",
         str,
         "",
@@ -265,6 +271,7 @@ class Settings:
     lease_seconds: int = 300
     export_retry_seconds: float = 30.0
     export_max_attempts: int = 10
+    allow_private_targets: bool = False
     export_store_url: str = ""
     s3_endpoint_url: str = ""
     cell_export_origins: tuple[str, ...] = ()

@@ -67,9 +67,14 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def xsettings(settings: Settings, moto_endpoint: str) -> Settings:
-    """The test settings with retries that need no waiting and the moto S3 endpoint."""
+    """The test settings with retries that need no waiting, the moto S3 endpoint, and
+    targets on 127.0.0.1 allowed (the receiver)."""
     return dataclasses.replace(
-        settings, export_retry_seconds=0.0, export_max_attempts=3, s3_endpoint_url=moto_endpoint
+        settings,
+        export_retry_seconds=0.0,
+        export_max_attempts=3,
+        s3_endpoint_url=moto_endpoint,
+        allow_private_targets=True,
     )
 
 

@@ -34,6 +34,7 @@ def use(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     monkeypatch.setenv("NETATLAS_REDIS_URL", settings.redis_url)
     monkeypatch.setenv("NETATLAS_LOG_LEVEL", "warning")
     monkeypatch.setenv("NETATLAS_EXPORT_MAX_ATTEMPTS", str(settings.export_max_attempts))
+    monkeypatch.setenv("NETATLAS_ALLOW_PRIVATE_TARGETS", str(settings.allow_private_targets))
 
 
 def test_exports_commands(

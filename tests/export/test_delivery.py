@@ -56,7 +56,7 @@ def only(ctx: Context, config: ExportConfig) -> None:
     """Make ``config`` the only export target."""
     with ctx.engine.begin() as conn:
         conn.execute(delete(export_config))
-    create_config(ctx.engine, config)
+    create_config(ctx.engine, config, allow_private=ctx.settings.allow_private_targets)
 
 
 def queue_incoming(ctx: Context, first: int, count: int) -> None:
@@ -94,7 +94,9 @@ def test_flush_sends_partial_batches(xctx: Context, receiver: Receiver) -> None:
 
 
 def test_a_failing_target_blocks_no_other_and_catches_up(xctx: Context, receiver: Receiver) -> None:
-    create_config(xctx.engine, ExportConfig("flaky", "geosubmit", receiver.url, batch=2))
+    create_config(
+        xctx.engine, ExportConfig("flaky", "geosubmit", receiver.url, batch=2), allow_private=True
+    )
     receiver.failing = 2
     flush = dataclasses.replace(xctx, flush=True)
     queue_incoming(xctx, 0, 4)
@@ -159,7 +161,7 @@ def test_dead_letters_are_kept_and_replayed(xctx: Context, receiver: Receiver) -
 def test_an_archive_batch_delivered_twice_is_stored_once(xctx: Context, tmp_path: Path) -> None:
     quick = dataclasses.replace(xctx, settings=dataclasses.replace(xctx.settings, lease_seconds=1))
     quick = Context.from_settings(quick.settings, xctx.engine)
-    only(quick, ExportConfig("a", "file", str(tmp_path / "raw"), batch=10))
+    only(quick, ExportConfig("a", "file", "raw", batch=10))  # <data dir>/raw
     queue_incoming(quick, 0, 3)
     # A worker uploads the batch, then dies before acknowledging it.
     batch = quick.queue.claim(queue_name("a"), 10)

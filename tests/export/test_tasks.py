@@ -85,7 +85,9 @@ def test_every_schema_end_to_end(
     bucket, s3 = s3_bucket
     engine = xctx.engine
     add_key(engine, "partner-1")
-    create_config(engine, ExportConfig("beacondb", "geosubmit", receiver.url, batch=10))
+    create_config(
+        engine, ExportConfig("beacondb", "geosubmit", receiver.url, batch=10), allow_private=True
+    )
     create_config(
         engine,
         ExportConfig(
@@ -155,6 +157,7 @@ def test_skip_keys_reach_no_queue(client: Any, xctx: Context, receiver: Receiver
     create_config(
         xctx.engine,
         ExportConfig("partner", "geosubmit", receiver.url, skip_keys=frozenset({"private"})),
+        allow_private=True,
     )
     post(client, [report(1)], key="private")
     post(client, [report(2)])

@@ -91,8 +91,10 @@ def provider() -> Iterator[Provider]:
 
 @pytest.fixture
 def client(settings: Settings, engine: Engine) -> Iterator[FallbackClient]:
-    """The client as the settings build it: Redis cache + limiter, or memory + SQL."""
-    fallback = fallback_client_from_settings(settings, limiter_from_settings(settings, engine))
+    """The client as the settings build it: Redis cache + limiter, or memory + SQL (the
+    provider runs on 127.0.0.1, so private targets are allowed)."""
+    local = replace(settings, allow_private_targets=True)
+    fallback = fallback_client_from_settings(local, limiter_from_settings(local, engine))
     yield fallback
     fallback.close()
 
@@ -304,7 +306,10 @@ def test_malformed_answers_are_errors(
 def test_timeout_is_an_error(settings: Settings, engine: Engine, provider: Provider) -> None:
     provider.delay = 1.0
     slow = FallbackClient(
-        MemoryFallbackCache(), limiter_from_settings(settings, engine), timeout=0.2
+        MemoryFallbackCache(),
+        limiter_from_settings(settings, engine),
+        timeout=0.2,
+        allow_private=True,
     )
     started = time.monotonic()
     assert slow.lookup(config(provider), EVERYTHING).status == "error"
@@ -351,7 +356,7 @@ def test_limiter_down_means_no_calls(provider: Provider) -> None:
     from netatlas.location.limits import RedisLimiter
 
     down = RedisLimiter.from_url("redis://127.0.0.1:1/0")
-    fallback = FallbackClient(MemoryFallbackCache(), down)
+    fallback = FallbackClient(MemoryFallbackCache(), down, allow_private=True)
     assert fallback.lookup(config(provider), EVERYTHING).status == "rate_limited"
     assert provider.requests == []
     fallback.close()
@@ -505,7 +510,7 @@ def test_redis_cache_down_is_a_miss(provider: Provider) -> None:
         def fallback_allowed(self, name: str, limit: int, interval: int) -> bool:
             return True
 
-    fallback = FallbackClient(cache, Unlimited())
+    fallback = FallbackClient(cache, Unlimited(), allow_private=True)
     assert fallback.lookup(config(provider), FallbackQuery(cells=(CELL,))).status == "ok"
     fallback.close()
 

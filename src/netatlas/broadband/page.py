@@ -20,8 +20,10 @@ from netatlas.broadband.form import Form
 from netatlas.broadband.ndt7.tokens import TOKEN_TTL
 from netatlas.broadband.service import Broadband
 from netatlas.broadband.usecases import table
+from netatlas.settings import Settings
+from netatlas.web.render import page_headers
 
-__all__ = ["CLIENT_NAME", "VENDOR_PATH", "page_config", "render"]
+__all__ = ["CLIENT_NAME", "VENDOR_PATH", "connect_sources", "page_config", "render"]
 
 CLIENT_NAME = "netatlas-speedtest"
 VENDOR_PATH = "/static/vendor/ndt7/"
@@ -51,14 +53,29 @@ def page_config(bb: Broadband, ip: str | None) -> dict[str, Any]:
     }
 
 
+#: Where the page connects in M-Lab mode: the Locate API, then an M-Lab server.
+MLAB_SOURCES = ("https://locate.measurementlab.net", "wss://*.measurement-lab.org")
+
+
+def connect_sources(settings: Settings) -> tuple[str, ...]:
+    """Hosts besides this site the page's script connects to (for its Content-Security-Policy)."""
+    if settings.ndt7_mode == "mlab":
+        return MLAB_SOURCES
+    if settings.ndt7_server:
+        return (f"ws://{settings.ndt7_server}", f"wss://{settings.ndt7_server}")
+    return ()
+
+
 def _script_json(data: Any) -> str:
     # Inside <script type="application/json">, "<" must not start "</script>".
     return msgspec.json.encode(data).decode().replace("<", "\\u003c")
 
 
-def render(config: dict[str, Any], form: Form) -> HTMLResponse:
+def render(config: dict[str, Any], form: Form, settings: Settings) -> HTMLResponse:
     template = _env.get_template("speedtest.html")
     html = template.render(
         config=config, config_json=_script_json(config), form=form, mlab=config["mode"] == "mlab"
     )
-    return HTMLResponse(html)
+    extra = connect_sources(settings)
+    headers = page_headers(settings, extra) if extra else None  # else the site's own policy
+    return HTMLResponse(html, headers=headers)

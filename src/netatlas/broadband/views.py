@@ -139,7 +139,7 @@ async def speedtest_page(request: Request) -> Response:
     bb = broadband(request.app)
     ip = _client(request, bb)
     config = await run_in_threadpool(page.page_config, bb, ip)
-    return page.render(config, bb.form)
+    return page.render(config, bb.form, bb.settings)
 
 
 async def speedtest_config(request: Request) -> Response:

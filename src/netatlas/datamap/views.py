@@ -19,6 +19,7 @@ from netatlas.settings import Settings
 TILE_MAX_AGE = 600
 DATA_MAX_AGE = 60
 _NAME = re.compile(r"^(\d{1,5})(@2x)?\.png$")
+_NUMBER = re.compile(r"[0-9]{1,5}")
 
 
 def _settings(request: Request) -> Settings:
@@ -39,11 +40,15 @@ def _serve(request: Request, path: str, media_type: str, max_age: int) -> Respon
 
 
 async def tile(request: Request) -> Response:
-    z: int = request.path_params["z"]
-    x: int = request.path_params["x"]
+    # z and x are read here, not by an int path convertor: a path of thousands of digits is
+    # a 404 like any other tile that does not exist, not an error converting it.
+    raw_z, raw_x = request.path_params["z"], request.path_params["x"]
     match = _NAME.match(request.path_params["name"])
-    retina = match is not None and match.group(2) is not None
-    if match is None or not valid_tile(z, x, int(match.group(1)), retina):
+    if match is None or not (_NUMBER.fullmatch(raw_z) and _NUMBER.fullmatch(raw_x)):
+        return PlainTextResponse("no such tile\n", status_code=404)
+    z, x = int(raw_z), int(raw_x)
+    retina = match.group(2) is not None
+    if not valid_tile(z, x, int(match.group(1)), retina):
         return PlainTextResponse("no such tile\n", status_code=404)
     path = f"{z}/{x}/{match.group(1)}@2x.png" if retina else tile_path(z, x, int(match.group(1)))
     return _serve(request, path, "image/png", TILE_MAX_AGE)
@@ -55,5 +60,5 @@ async def data_json(request: Request) -> Response:
 
 routes = [
     Route("/tiles/data.json", data_json, methods=["GET"]),
-    Route("/tiles/{z:int}/{x:int}/{name:str}", tile, methods=["GET"]),
+    Route("/tiles/{z}/{x}/{name}", tile, methods=["GET"]),
 ]

@@ -121,9 +121,15 @@ def run_exports(args: argparse.Namespace, settings: Settings) -> int:
             if "schema" not in fields:
                 print("exports create needs --schema")
                 return 2
-            create_config(ctx.engine, ExportConfig(name=name, **fields))
+            create_config(
+                ctx.engine,
+                ExportConfig(name=name, **fields),
+                allow_private=settings.allow_private_targets,
+            )
         elif args.action == "update":
-            update_config(ctx.engine, name, **_fields(args))
+            update_config(
+                ctx.engine, name, allow_private=settings.allow_private_targets, **_fields(args)
+            )
         elif args.action == "delete":
             delete_config(ctx.engine, name)
             dropped = purge(ctx, name)

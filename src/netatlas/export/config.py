@@ -8,12 +8,14 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, fields
+from pathlib import PurePosixPath
 from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
 
 from netatlas.export.exporters import split_template, template_fields
 from netatlas.export.models import export_config, export_state
+from netatlas.outbound import UnsafeTarget, check_url
 
 SCHEMAS = ("dummy", "internal", "geosubmit", "s3", "file")
 SOURCES = ("fixed", "gnss", "fused", "query")
@@ -82,8 +84,20 @@ def get_config(engine: Engine, name: str) -> ExportConfig | None:
     return None if row is None else _from_row(row)
 
 
-def validate(config: ExportConfig) -> ExportConfig:
-    """The config, checked; ConfigError says what is wrong."""
+def _relative_path(url: str) -> None:
+    """A ``file`` target stays under the data directory: no absolute path, no ``..``."""
+    path = url[len("file://") :] if url.startswith("file://") else url
+    if path.startswith(("/", "~", "\\")) or PurePosixPath(path).is_absolute():
+        raise ConfigError(
+            "a file target is a directory relative to the data dir, e.g. archive/{year}/{month}"
+        )
+    if ".." in path.replace("\\", "/").split("/"):
+        raise ConfigError("'..' is not allowed in a path")
+
+
+def validate(config: ExportConfig, *, allow_private: bool = False) -> ExportConfig:
+    """The config, checked; ConfigError says what is wrong. A geosubmit URL must reach a
+    public host unless ``allow_private`` (see :mod:`netatlas.outbound`)."""
     if not _NAME.match(config.name):
         raise ConfigError("a name is 1-40 letters, digits, '_' or '-'")
     if config.schema not in SCHEMAS:
@@ -98,10 +112,17 @@ def validate(config: ExportConfig) -> ExportConfig:
     url = config.url or ""
     if config.schema == "geosubmit" and not re.match(r"^https?://[^/\s]+", url):
         raise ConfigError("a geosubmit target needs an http(s) URL, e.g. https://host/v2/geosubmit")
+    if config.schema == "geosubmit":
+        try:
+            check_url(url, allow_private=allow_private)
+        except UnsafeTarget as exc:
+            raise ConfigError(str(exc)) from None
     if config.schema == "s3" and not re.match(r"^s3://[^/{}\s]+", url):
         raise ConfigError("an s3 target needs a URL s3://bucket/path/{year}/{month}/{day}")
     if config.schema == "file" and not url:
-        raise ConfigError("a file target needs a directory (relative to the data dir or absolute)")
+        raise ConfigError("a file target needs a directory (relative to the data dir)")
+    if config.schema == "file":
+        _relative_path(url)
     if config.schema in ("s3", "file"):
         root, template = split_template(url)
         try:
@@ -115,8 +136,10 @@ def validate(config: ExportConfig) -> ExportConfig:
     return config
 
 
-def create_config(engine: Engine, config: ExportConfig) -> ExportConfig:
-    validate(config)
+def create_config(
+    engine: Engine, config: ExportConfig, *, allow_private: bool = False
+) -> ExportConfig:
+    validate(config, allow_private=allow_private)
     with engine.begin() as conn:
         names = conn.execute(select(export_config.c.name, export_config.c.schema)).all()
         if any(r.name == config.name for r in names):
@@ -128,7 +151,12 @@ def create_config(engine: Engine, config: ExportConfig) -> ExportConfig:
 
 
 def update_config(
-    engine: Engine, name: str, clear: Collection[str] = (), **changes: Any
+    engine: Engine,
+    name: str,
+    clear: Collection[str] = (),
+    *,
+    allow_private: bool = False,
+    **changes: Any,
 ) -> ExportConfig:
     """Change some fields of a target (``None`` values are left as they are, except those
     named in ``clear``, which become empty)."""
@@ -144,7 +172,7 @@ def update_config(
     becomes_internal = values.get("schema") == "internal" and current.schema != "internal"
     if becomes_internal and any(c.schema == "internal" for c in load_configs(engine)):
         raise ConfigError("only one internal export is allowed")
-    merged = validate(ExportConfig(**{**current.__dict__, **values}))
+    merged = validate(ExportConfig(**{**current.__dict__, **values}), allow_private=allow_private)
     with engine.begin() as conn:
         conn.execute(
             update(export_config).where(export_config.c.name == name).values(**merged.row())

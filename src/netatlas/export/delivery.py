@@ -207,17 +207,23 @@ _exporters_lock = threading.Lock()
 
 def exporter_for(ctx: Context, config: ExportConfig) -> Exporter:
     """One exporter per target and process (HTTP and S3 clients are reused)."""
+    settings = ctx.settings
     key = (
         config.schema,
         config.url or "",
-        str(ctx.settings.data_dir),
-        ctx.settings.s3_endpoint_url,
+        str(settings.data_dir),
+        settings.s3_endpoint_url,
+        str(settings.allow_private_targets),
     )
     with _exporters_lock:
         exporter = _exporters.get(key)
         if exporter is None:
             exporter = _exporters[key] = make_exporter(
-                config.schema, config.url or "", ctx.settings.data_dir, ctx.settings.s3_endpoint_url
+                config.schema,
+                config.url or "",
+                settings.data_dir,
+                settings.s3_endpoint_url,
+                allow_private=settings.allow_private_targets,
             )
         return exporter
 

@@ -29,8 +29,9 @@ import httpx
 import msgspec
 
 from netatlas import __version__
-from netatlas.export.store import FileStore, StoreError, store_from_url
+from netatlas.export.store import FileStore, StoreError, confined_store, store_from_url
 from netatlas.location.report import Submission, report_source
+from netatlas.outbound import GuardedTransport
 
 TEMPLATE_FIELDS = ("source", "api_key", "year", "month", "day")
 GEOSUBMIT_CHUNK = 1000  # reports per POST: keeps bodies far below every server's size limit
@@ -89,29 +90,46 @@ def items_body(reports: Sequence[bytes]) -> bytes:
     return b'{"items":[' + b",".join(reports) + b"]}"
 
 
+def _head(response: httpx.Response, limit: int = 4096) -> str:
+    """The start of an answer's body, read no further (a target may answer without end);
+    raw bytes, so a compressed answer is never inflated."""
+    data = b""
+    for chunk in response.iter_raw():
+        data += chunk
+        if len(data) >= limit:
+            break
+    return data[:200].decode("utf-8", "replace")
+
+
 class GeosubmitExporter:
-    def __init__(self, url: str, client: httpx.Client | None = None) -> None:
+    """POSTs to the target's URL, connecting only to public addresses unless
+    ``allow_private`` (see :mod:`netatlas.outbound`); redirects are not followed."""
+
+    def __init__(
+        self, url: str, client: httpx.Client | None = None, *, allow_private: bool = False
+    ) -> None:
         self.url = url
-        self.client = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+        self.client = client or httpx.Client(
+            timeout=TIMEOUT,
+            follow_redirects=False,
+            transport=GuardedTransport(allow_private=allow_private),
+        )
 
     def send(self, batch_id: str, envelopes: Sequence[Envelope]) -> int:
         reports = [r for e in envelopes for _, r in e.reports]
         for start in range(0, len(reports), GEOSUBMIT_CHUNK):
             body = gzip.compress(items_body(reports[start : start + GEOSUBMIT_CHUNK]), 5)
+            headers = {
+                "Content-Encoding": "gzip",
+                "Content-Type": "application/json",
+                "User-Agent": USER_AGENT,
+            }
             try:
-                res = self.client.post(
-                    self.url,
-                    content=body,
-                    headers={
-                        "Content-Encoding": "gzip",
-                        "Content-Type": "application/json",
-                        "User-Agent": USER_AGENT,
-                    },
-                )
+                with self.client.stream("POST", self.url, content=body, headers=headers) as res:
+                    if not 200 <= res.status_code < 300:
+                        raise ExportFailed(f"HTTP {res.status_code}: {_head(res)}")
             except httpx.HTTPError as exc:
                 raise ExportFailed(f"{type(exc).__name__}: {exc}") from exc
-            if not 200 <= res.status_code < 300:
-                raise ExportFailed(f"HTTP {res.status_code}: {res.text[:200]}")
         return len(reports)
 
     def close(self) -> None:
@@ -189,11 +207,23 @@ class ArchiveExporter:
         pass
 
 
-def make_exporter(schema: str, url: str, data_dir: Path, s3_endpoint_url: str = "") -> Exporter:
-    """The exporter of a ``geosubmit``, ``s3`` or ``file`` target."""
+def make_exporter(
+    schema: str,
+    url: str,
+    data_dir: Path,
+    s3_endpoint_url: str = "",
+    *,
+    allow_private: bool = False,
+) -> Exporter:
+    """The exporter of a ``geosubmit``, ``s3`` or ``file`` target. A ``file`` target writes
+    only under ``data_dir``: an absolute path, ``..`` or a symbolic link leading out of it
+    makes every write fail."""
     if schema == "geosubmit":
-        return GeosubmitExporter(url)
-    if schema in ("s3", "file"):
+        return GeosubmitExporter(url, allow_private=allow_private)
+    if schema == "s3":
         root, template = split_template(url)
         return ArchiveExporter(store_from_url(root, data_dir, s3_endpoint_url), template)
+    if schema == "file":
+        root, template = split_template(url)
+        return ArchiveExporter(confined_store(root, data_dir), template)
     raise ValueError(f"no exporter for schema {schema!r}")

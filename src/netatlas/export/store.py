@@ -57,18 +57,33 @@ def check_name(name: str) -> str:
 
 class DirectoryStore:
     """Files under a local directory. Writes go to a temporary file that is renamed into place,
-    so a reader (or a crash) never sees half a file."""
+    so a reader (or a crash) never sees half a file.
 
-    def __init__(self, root: Path) -> None:
+    With ``confine``, every file must really lie inside that directory: a root outside it, or
+    a symbolic link on the way that leads out of it, makes the write (or read) a StoreError.
+    """
+
+    def __init__(self, root: Path, confine: Path | None = None) -> None:
         self.root = root
+        self.confine = confine
+
+    def _inside(self, path: Path) -> None:
+        if self.confine is None:
+            return
+        real = Path(os.path.realpath(path))
+        if not real.is_relative_to(os.path.realpath(self.confine)):
+            raise StoreError(f"{path} leads outside the data directory {self.confine}")
 
     def _path(self, name: str) -> Path:
-        return self.root / check_name(name)
+        path = self.root / check_name(name)
+        self._inside(path)
+        return path
 
     def _write(self, name: str, fill: Any) -> None:
         target = self._path(name)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
+            self._inside(target)  # again: a link may have appeared on the way meanwhile
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".part")
             try:
                 with os.fdopen(fd, "wb") as out:
@@ -107,7 +122,11 @@ class DirectoryStore:
         return sorted(found, key=lambda f: f.name)
 
     def open(self, name: str) -> IO[bytes]:
-        return self._path(name).open("rb")
+        try:
+            path = self._path(name)
+        except StoreError as exc:
+            raise FileNotFoundError(name) from exc
+        return path.open("rb")
 
     def delete(self, name: str) -> None:
         self._path(name).unlink(missing_ok=True)
@@ -175,6 +194,14 @@ class S3Store:
 
     def delete(self, name: str) -> None:
         self._call("delete_object", Key=self._key(name))
+
+
+def confined_store(url: str, data_dir: Path) -> DirectoryStore:
+    """The directory of a ``file`` export target: under ``data_dir``, and only there. A URL
+    that names another place (absolute, ``..``, a symbolic link out) gives a store whose
+    every write fails, saying why: the target's failures show it, nothing is written."""
+    path = url[len("file://") :] if url.startswith("file://") else url
+    return DirectoryStore(data_dir / path, confine=data_dir)
 
 
 def store_from_url(url: str, data_dir: Path, s3_endpoint_url: str = "") -> FileStore:

@@ -6,7 +6,8 @@ When our own data and GeoIP do not answer well enough, the locate code hands the
 networks to :meth:`FallbackClient.lookup`, which follows Ichnaea's rules:
 
 * **Outbound**: one JSON POST, ``User-Agent: NetAtlas``, 5 s timeout (per connect / read /
-  write phase), one retry of a failed connection, at most 20 pooled connections. Four body
+  write phase), one retry of a failed connection, at most 20 pooled connections, only to
+  public addresses (:mod:`netatlas.outbound`), an answer of at most 64 KiB. Four body
   schemas: ``ichnaea/v1`` and ``combain/v1`` (the geolocate body, with ``fallbacks: {lacf:
   <the query's value>, ipf: false}`` so the provider never locates *our* address),
   ``googlemaps/v1`` (no Bluetooth, no PSC, no SSID, ``considerIp: false``) and
@@ -38,6 +39,7 @@ import logging
 import math
 import threading
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -49,6 +51,7 @@ import redis
 from redis.exceptions import RedisError
 
 from netatlas.location.limits import redis_client
+from netatlas.outbound import GuardedTransport
 from netatlas.settings import Settings
 
 __all__ = [
@@ -83,6 +86,8 @@ SCORE_LACF = 5.0
 GRID_SCALE = 1000
 TIMEOUT = 5.0
 USER_AGENT = "NetAtlas"
+#: Longest answer read from a provider (a position is a few hundred bytes).
+MAX_ANSWER = 64 * 1024
 
 _NOT_FOUND = b"404"
 _EARTH_RADIUS = 6_371_008.8  # mean radius, metres
@@ -542,8 +547,10 @@ class FallbackRateLimit(Protocol):
 class FallbackClient:
     """Asks external providers, with the cache and the rate limit in front.
 
-    ``transport`` replaces the default one (one connection retry, 20 pooled connections);
-    proxies named in the environment are not used.
+    ``transport`` replaces the default one (one connection retry, 20 pooled connections,
+    public addresses only unless ``allow_private``: see :mod:`netatlas.outbound`); proxies
+    named in the environment are not used. An answer longer than :data:`MAX_ANSWER` bytes is
+    an error, read no further.
     """
 
     def __init__(
@@ -554,11 +561,13 @@ class FallbackClient:
         timeout: float = TIMEOUT,
         user_agent: str = USER_AGENT,
         transport: httpx.BaseTransport | None = None,
+        allow_private: bool = False,
     ) -> None:
         self.cache = cache
         self.limiter = limiter
         if transport is None:
-            transport = httpx.HTTPTransport(
+            transport = GuardedTransport(
+                allow_private=allow_private,
                 retries=1,
                 limits=httpx.Limits(max_connections=20, max_keepalive_connections=20),
             )
@@ -611,21 +620,55 @@ class FallbackClient:
 
     def _call(self, schema: str, url: str, body: dict[str, Any]) -> FallbackResult | None:
         try:
-            response = self._http.post(url, content=_encode.encode(body), headers=_JSON)
+            with self._http.stream(
+                "POST", url, content=_encode.encode(body), headers=_JSON
+            ) as response:
+                if response.status_code == 404:
+                    return None
+                if not 200 <= response.status_code < 300:
+                    raise _Error(f"HTTP {response.status_code}")
+                content = _read_capped(response)
         except httpx.HTTPError as exc:
             raise _Error(f"{type(exc).__name__}: {exc}") from exc
-        if response.status_code == 404:
-            return None
-        if not 200 <= response.status_code < 300:
-            raise _Error(f"HTTP {response.status_code}")
         try:
-            data = msgspec.json.decode(response.content)
+            data = msgspec.json.decode(content)
         except msgspec.DecodeError as exc:
             raise _Error(f"answer is not JSON: {exc}") from exc
         return _parse(schema, data)
 
 
-_JSON = {"Content-Type": "application/json"}
+# Answers come uncompressed if the provider honours Accept-Encoding (they are small).
+_JSON = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
+
+
+def _read_capped(response: httpx.Response) -> bytes:
+    """The body, or _Error once it (or what it decompresses to) passes :data:`MAX_ANSWER`
+    bytes. Raw bytes are read and decompressed here, with a bound: a small compressed answer
+    must not inflate into megabytes in one piece."""
+    declared = response.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_ANSWER:
+        raise _Error(f"answer of {declared} bytes, over the {MAX_ANSWER} byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_raw():
+        size += len(chunk)
+        if size > MAX_ANSWER:
+            raise _Error(f"answer over the {MAX_ANSWER} byte limit")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise _Error(f"answer in an encoding not asked for: {encoding[:20]!r}")
+    inflate = zlib.decompressobj(zlib.MAX_WBITS | (16 if "gzip" in encoding else 0))
+    try:
+        data = inflate.decompress(raw, MAX_ANSWER + 1)
+    except zlib.error as exc:
+        raise _Error(f"answer not {encoding}: {exc}") from exc
+    if len(data) > MAX_ANSWER or inflate.unconsumed_tail:
+        raise _Error(f"answer over the {MAX_ANSWER} byte limit once decompressed")
+    return data
 
 
 def fallback_client_from_settings(settings: Settings, limiter: FallbackRateLimit) -> FallbackClient:
@@ -635,4 +678,4 @@ def fallback_client_from_settings(settings: Settings, limiter: FallbackRateLimit
         cache = RedisFallbackCache(redis_client(settings.redis_url))
     else:
         cache = MemoryFallbackCache()
-    return FallbackClient(cache, limiter)
+    return FallbackClient(cache, limiter, allow_private=settings.allow_private_targets)

@@ -10,6 +10,7 @@ from sqlalchemy import delete, insert, select, update
 from netatlas.db.engine import engine_from_settings
 from netatlas.location.keys import well_formed
 from netatlas.location.models import api_key
+from netatlas.outbound import UnsafeTarget, check_url
 from netatlas.settings import Settings
 
 _FIELDS = (
@@ -66,6 +67,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if key is None:
             print("a key is 4-40 letters, digits or hyphens")
             return 2
+        if args.fallback_url:
+            try:
+                check_url(args.fallback_url, allow_private=settings.allow_private_targets)
+            except UnsafeTarget as exc:
+                print(f"--fallback-url: {exc}")
+                return 2
         with engine.begin() as conn:
             exists = conn.execute(select(api_key.c.valid_key).where(api_key.c.valid_key == key))
             found = exists.first() is not None

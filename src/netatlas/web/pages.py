@@ -105,7 +105,8 @@ async def stats_series(request: Request) -> Response:
     raw = request.query_params.get("days")
     days = None
     if raw is not None:
-        if not raw.isdigit() or not 1 <= int(raw) <= 36600:
+        # ASCII digits only: str.isdigit also takes "²", which int() refuses.
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 5) or not 1 <= int(raw) <= 36600:
             return error_response(ParseError("days must be a whole number from 1 to 36600."))
         days = int(raw)
     engine = _engine(request)

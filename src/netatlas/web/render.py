@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -87,14 +87,20 @@ def _basemap_origin(settings: Settings) -> str:
     return f"{parts.scheme}://{host}"
 
 
-def page_headers(settings: Settings) -> dict[str, str]:
-    """Headers of every HTML page: no framing, only our own scripts, the basemap's images."""
+def page_headers(settings: Settings, connect: Sequence[str] = ()) -> dict[str, str]:
+    """Headers of every HTML page: no framing, only our own scripts, the basemap's images.
+
+    :class:`netatlas.web.middleware.SecurityHeaders` adds them to every ``text/html``
+    response that does not carry its own policy; a page that must reach other hosts (the
+    speed test, with M-Lab's servers) sends this policy with those hosts in ``connect``.
+    """
     images = " ".join(filter(None, ["'self'", "data:", _basemap_origin(settings)]))
+    connects = " ".join(["'self'", *connect])
     csp = (
         "default-src 'self'; "
         f"img-src {images}; "
         "script-src 'self'; style-src 'self'; "
-        "connect-src 'self'; object-src 'none'; base-uri 'self'; "
+        f"connect-src {connects}; object-src 'none'; base-uri 'self'; "
         "form-action 'self'; frame-ancestors 'none'"
     )
     return {
@@ -119,11 +125,10 @@ def page(
     headers: dict[str, str] | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    """A page rendered from ``template`` with the base context (current path, map config)."""
+    """A page rendered from ``template`` with the base context (current path, map config);
+    the security headers are added by the middleware, as for every HTML response."""
     settings: Settings = request.app.state.services.settings
     html = env.get_template(template).render(
         path=request.url.path, map_config=map_config(settings), **context
     )
-    return HTMLResponse(
-        html, status_code=status, headers={**page_headers(settings), **(headers or {})}
-    )
+    return HTMLResponse(html, status_code=status, headers=headers)

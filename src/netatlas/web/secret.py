@@ -17,14 +17,68 @@ import secrets
 import time
 from pathlib import Path
 
-__all__ = ["KEY_FILE", "derive", "site_secret"]
+__all__ = ["KEY_FILE", "MIN_LENGTH", "WeakSecret", "check_secret", "derive", "site_secret"]
 
 KEY_FILE = "secret.key"
 _SIZE = 32
+#: A configured secret shorter than this is refused (``token_urlsafe(48)`` gives 64).
+MIN_LENGTH = 16
+# Values people leave in example files, compared without case, spaces or punctuation.
+_PLACEHOLDERS = frozenset(
+    {
+        "changeme",
+        "changethis",
+        "changeit",
+        "replaceme",
+        "secret",
+        "secretkey",
+        "mysecret",
+        "yoursecret",
+        "yoursecretkey",
+        "supersecret",
+        "password",
+        "default",
+        "example",
+        "insecure",
+        "notsecret",
+        "test",
+        "testing",
+        "dev",
+        "development",
+        "netatlas",
+        "xxx",
+        "todo",
+    }
+)
+_HOW = (
+    "set NETATLAS_SECRET_KEY to a random value, e.g. the output of"
+    " python3 -c 'import secrets; print(secrets.token_urlsafe(48))',"
+    " or leave it empty to use a random key kept in the data directory"
+)
+
+
+class WeakSecret(ValueError):
+    """``NETATLAS_SECRET_KEY`` is a known placeholder or too short to sign anything with."""
+
+
+def check_secret(configured: str) -> None:
+    """Raise :class:`WeakSecret` for a placeholder (``change-me``, ``secret``…) or a secret
+    shorter than :data:`MIN_LENGTH`; empty is fine (a random key is generated)."""
+    if not configured:
+        return
+    folded = "".join(c for c in configured.lower() if c.isalnum())
+    if folded in _PLACEHOLDERS or folded.startswith("changeme") or len(set(folded)) < 2:
+        raise WeakSecret(f"NETATLAS_SECRET_KEY is a placeholder, not a secret: {_HOW}")
+    if len(configured) < MIN_LENGTH:
+        raise WeakSecret(
+            f"NETATLAS_SECRET_KEY is {len(configured)} characters, fewer than {MIN_LENGTH}: {_HOW}"
+        )
 
 
 def site_secret(configured: str, data_dir: Path) -> bytes:
-    """The configured secret (hashed to 32 bytes), else the data directory's own key."""
+    """The configured secret (hashed to 32 bytes), else the data directory's own key.
+    A placeholder or too short a secret raises :class:`WeakSecret`."""
+    check_secret(configured)
     if configured:
         return hashlib.sha256(b"netatlas-secret:" + configured.encode()).digest()
     path = data_dir / KEY_FILE

@@ -221,6 +221,9 @@ def test_tokens_when_required(live: LiveServer) -> None:
     assert status == 401 and "access_token" in message
     status, message = refused(live, metadata={"access_token": "1.2.3"})
     assert status == 401
+    for odd in ("1.n\u00f6nce.sig", "\u00b2.nonce.sig"):
+        status, message = refused(live, metadata={"access_token": odd})
+        assert status == 401 and "malformed" in message, odd
     token = httpx.post(f"{live.url}/api/v1/speedtest/token").json()["token"]
     result = asyncio.run(run_test(live.ws, "download", metadata={"access_token": token}))
     _, test = check_stored(live, result)

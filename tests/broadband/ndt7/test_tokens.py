@@ -31,7 +31,24 @@ def test_token_verifies_for_its_address_until_it_expires() -> None:
     assert info.value.status == 401
 
 
-@pytest.mark.parametrize("token", [None, "", "abc", "1.2", "x.y.z", "1.2.3.4"])
+@pytest.mark.parametrize(
+    "token",
+    [
+        None,
+        "",
+        "abc",
+        "1.2",
+        "x.y.z",
+        "1.2.3.4",
+        # Not ASCII, digits int() cannot read, too many digits for int(): all a 401, never
+        # a TypeError or ValueError from the comparison or the parsing.
+        "1.nonce.\u00e9t\u00e9",
+        "1.n\u00f6nce.sig",
+        "\u00b2.nonce.sig",
+        "1.nonce.\udcff",
+        "9" * 5000 + ".nonce.sig",
+    ],
+)
 def test_missing_or_malformed_tokens_are_401(token: str | None) -> None:
     with pytest.raises(Ndt7Error) as info:
         TokenSigner(b"k" * 32).verify(token, "192.0.2.1")
@@ -39,7 +56,8 @@ def test_missing_or_malformed_tokens_are_401(token: str | None) -> None:
 
 
 def test_key_from_secret_or_kept_in_the_data_dir(tmp_path: Path) -> None:
-    assert load_key("s3cret", tmp_path) == load_key("s3cret", tmp_path / "other")
+    secret = "a configured secret of 38 characters!!"
+    assert load_key(secret, tmp_path) == load_key(secret, tmp_path / "other")
     assert not (tmp_path / "ndt7-token.key").exists()
     first = load_key("", tmp_path)
     assert len(first) == 32

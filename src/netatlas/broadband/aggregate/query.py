@@ -86,6 +86,10 @@ def _int(value: str, name: str, low: int, high: int) -> int:
 
 def parse_query(agg: Aggregation, params: Mapping[str, str]) -> StatsQuery:
     """Check a query string against the aggregation. Raises QueryError."""
+    for key, value in params.items():
+        # PostgreSQL refuses NUL in text; no name or value here needs a control character.
+        if any(ord(c) < 32 or ord(c) == 127 for c in key + value):
+            raise QueryError(f"control characters in parameter {key[:40]!r}")
     raw_stats = [s.strip() for s in params.get("stats", "").split(",") if s.strip()]
     stats = []
     for name in raw_stats:

@@ -23,6 +23,7 @@ from netatlas.broadband.aggregate.report import DEFAULT_STATS, STATS
 from netatlas.broadband.aggregate.store import states
 from netatlas.broadband.aggregate.timebins import coarser
 from netatlas.broadband.areas import AreaLayer, UnknownLayer, get_layer
+from netatlas.csvsafe import csv_cell
 
 __all__ = ["StatsResult", "StatsService", "render"]
 
@@ -147,8 +148,8 @@ def _cell(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return "|".join(map(str, value))
-    return "" if value is None else value
+        value = "|".join(map(str, value))
+    return csv_cell(value)  # ISP and area names are text from outside: never a formula
 
 
 def render(name: str, answer: Answer, fmt: str, next_url: str | None) -> tuple[bytes, str]:
@@ -164,7 +165,8 @@ def render(name: str, answer: Answer, fmt: str, next_url: str | None) -> tuple[b
     if fmt == "csv":
         text = io.StringIO()
         columns = list(answer.rows[0]) if answer.rows else ["insufficient", *answer.stats]
-        writer = csv.writer(text, lineterminator="\n")
+        # CRLF (RFC 4180): a cell holding a lone CR is then quoted too.
+        writer = csv.writer(text, lineterminator="\r\n")
         writer.writerow(columns)
         for row in answer.rows:
             writer.writerow([_cell(row.get(c)) for c in columns])

@@ -130,21 +130,36 @@ def label(start: int, unit: str, tz: ZoneInfo | None) -> str:
     return f"{moment:%Y-%m-%dT%H}"
 
 
+#: The instants :func:`parse_time` accepts: the years 1 to 9999, as epoch seconds.
+EPOCH_MIN = int(datetime(1, 1, 1, tzinfo=UTC).timestamp())
+EPOCH_MAX = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp())
+_MAX_TIME_TEXT = 40  # the longest ISO date-time with fractions and offset is shorter
+
+
 def parse_time(text: str, tz: ZoneInfo | None) -> int:
-    """Epoch seconds from epoch digits or an ISO date (2024, 2024-03, 2024-03-05, date-time)."""
+    """Epoch seconds from epoch digits or an ISO date (2024, 2024-03, 2024-03-05, date-time).
+
+    Only ASCII, at most 40 characters, and instants in the years 1 to 9999: anything else is
+    a ValueError (never a number too large for the database, or an OverflowError)."""
     text = text.strip()
+    if not text.isascii() or len(text) > _MAX_TIME_TEXT:
+        raise ValueError(f"not a date or epoch seconds: {text[:_MAX_TIME_TEXT]!r}…")
     if text.lstrip("-").isdigit() and len(text) > 4:
-        return int(text)
-    parts = text.split("-")
-    try:
-        if len(parts) == 1:
-            moment = datetime(int(parts[0]), 1, 1)
-        elif len(parts) == 2:
-            moment = datetime(int(parts[0]), int(parts[1]), 1)
-        else:
-            moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"not a date or epoch seconds: {text!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz or UTC)
-    return int(moment.timestamp())
+        epoch = int(text)
+    else:
+        parts = text.split("-")
+        try:
+            if len(parts) == 1:
+                moment = datetime(int(parts[0]), 1, 1)
+            elif len(parts) == 2:
+                moment = datetime(int(parts[0]), int(parts[1]), 1)
+            else:
+                moment = datetime.fromisoformat(text)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=tz or UTC)
+            epoch = int(moment.timestamp())
+        except (ValueError, OverflowError):
+            raise ValueError(f"not a date or epoch seconds: {text!r}") from None
+    if not EPOCH_MIN <= epoch <= EPOCH_MAX:
+        raise ValueError(f"out of range (years 1 to 9999): {text!r}")
+    return epoch

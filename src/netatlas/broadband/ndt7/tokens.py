@@ -23,15 +23,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 from netatlas.broadband.ndt7.spec import Ndt7Error
+from netatlas.web.secret import check_secret
 
 __all__ = ["TOKEN_TTL", "TokenSigner", "load_key"]
 
 #: Seconds a token is good for: enough to start the download and then the upload.
 TOKEN_TTL = 120
+#: Longer access tokens are refused unread (ours are about 70 characters).
+MAX_TOKEN_LENGTH = 256
 
 
 def load_key(secret: str, data_dir: Path) -> bytes:
-    """The signing key: the configured secret, else the data directory's own random key."""
+    """The signing key: the configured secret, else the data directory's own random key.
+    A placeholder or too short a secret raises ``WeakSecret``."""
+    check_secret(secret)
     if secret:
         return hashlib.sha256(b"netatlas-ndt7-token:" + secret.encode()).digest()
     path = data_dir / "ndt7-token.key"
@@ -71,11 +76,18 @@ class TokenSigner:
         """Raise :class:`Ndt7Error` (401) unless ``token`` is ours, unexpired, for ``ip``."""
         if not token:
             raise Ndt7Error(401, "this server requires an access_token: start tests from its page")
+        # Ours are short and ASCII. Anything else is refused before it is parsed: str.isdigit
+        # accepts digits int() cannot read ("²"), and compare_digest raises on non-ASCII str.
         parts = token.split(".")
-        if len(parts) != 3 or not parts[0].isdigit():
+        if (
+            len(token) > MAX_TOKEN_LENGTH
+            or not token.isascii()
+            or len(parts) != 3
+            or not parts[0].isdigit()
+        ):
             raise Ndt7Error(401, "malformed access_token")
         expires, nonce, signature = int(parts[0]), parts[1], parts[2]
-        if not hmac.compare_digest(signature, self._sign(expires, nonce, ip)):
+        if not hmac.compare_digest(signature.encode(), self._sign(expires, nonce, ip).encode()):
             raise Ndt7Error(401, "invalid access_token")
         if expires < self.clock():
             raise Ndt7Error(401, "expired access_token: reload the page to get a new one")

@@ -4,9 +4,12 @@
 * A login creates a session: a random token the browser keeps in a signed cookie; the
   database keeps only the token's SHA-256. A session ends after :data:`IDLE` without use or
   :data:`MAX_AGE` after login, at logout, and when the user's password is changed.
-* Failed logins are counted per client address and per user name within
-  :data:`FAIL_WINDOW`; at :data:`MAX_FAILURES_IP` (or :data:`MAX_FAILURES_USER`) further
-  attempts from there are refused for :data:`LOCK_TIME`, right password or not.
+* Login attempts are counted per client address bucket (an IPv4 address, an IPv6 /64) and per
+  user name within :data:`FAIL_WINDOW`, atomically and before the password is checked. After
+  :data:`MAX_FAILURES_IP` failures a bucket is refused for :data:`LOCK_TIME`, right password
+  or not. After :data:`MAX_FAILURES_USER` failures of a user name (from many buckets) the
+  buckets that failed are refused too, but never one that has not failed: the administrator
+  can always log in from an address of their own.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, and_, case, delete, insert, or_, select, update
 
+from netatlas.db.upsert import insert_for
+from netatlas.location.limits import ip_bucket
 from netatlas.web.admin.models import admin_lockout, admin_session, admin_user
 
 __all__ = [
@@ -136,61 +141,109 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _subjects(name: str, ip: str | None) -> dict[str, int]:
-    return {f"ip:{ip or 'unknown'}": MAX_FAILURES_IP, f"user:{name[:64]}": MAX_FAILURES_USER}
+def _subjects(name: str, ip: str | None) -> tuple[str, str]:
+    """The counters an attempt is charged to: its address bucket and the user name."""
+    return f"ip:{ip_bucket(ip) or 'unknown'}", f"user:{name[:64]}"
 
 
-def _locked(conn: Connection, subjects: dict[str, int], now: dt.datetime) -> int:
-    rows = conn.execute(
-        select(admin_lockout.c.locked_until).where(admin_lockout.c.subject.in_(list(subjects)))
-    ).all()
-    until = max(
-        (r.locked_until for r in rows if r.locked_until and r.locked_until > now), default=None
+@dataclass(frozen=True)
+class _Count:
+    attempts: int  # in the window, this one included
+    locked_until: dt.datetime | None
+
+
+def _reserve(conn: Connection, subject: str, now: dt.datetime) -> _Count:
+    """Count one attempt against ``subject`` and return the count, in one statement.
+
+    The increment happens before the password is checked, and an ``INSERT … ON CONFLICT DO
+    UPDATE … RETURNING`` cannot interleave with another: of many concurrent attempts each
+    sees a different count, so no more than the limit are ever let through to the check.
+    A window (or lock) that has run out starts again at 1.
+    """
+    table = admin_lockout
+    c = table.c
+    stale = or_(
+        and_(c.locked_until.is_not(None), c.locked_until <= now),
+        and_(c.locked_until.is_(None), c.window_start < now - FAIL_WINDOW),
     )
-    return 0 if until is None else max(1, int((until - now).total_seconds()) + 1)
+    stmt = insert_for(conn, table).values(subject=subject, failures=1, window_start=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[c.subject],
+        set_={
+            "failures": case((stale, 1), else_=c.failures + 1),
+            "window_start": case((stale, now), else_=c.window_start),
+            "locked_until": case((stale, None), else_=c.locked_until),
+        },
+    ).returning(table.c.failures, table.c.locked_until)
+    row = conn.execute(stmt).one()
+    return _Count(int(row.failures), row.locked_until)
 
 
-def _fail(conn: Connection, subjects: dict[str, int], now: dt.datetime) -> None:
-    for subject, limit in subjects.items():
-        row = conn.execute(select(admin_lockout).where(admin_lockout.c.subject == subject)).first()
-        if row is None or row.window_start < now - FAIL_WINDOW:
-            failures, start = 1, now
-            conn.execute(delete(admin_lockout).where(admin_lockout.c.subject == subject))
-            conn.execute(
-                insert(admin_lockout).values(subject=subject, failures=1, window_start=now)
-            )
-        else:
-            failures, start = row.failures + 1, row.window_start
-            conn.execute(
-                update(admin_lockout)
-                .where(admin_lockout.c.subject == subject)
-                .values(failures=failures)
-            )
-        if failures >= limit:
-            conn.execute(
-                update(admin_lockout)
-                .where(admin_lockout.c.subject == subject)
-                .values(locked_until=now + LOCK_TIME, window_start=start)
-            )
+def _seconds(until: dt.datetime, now: dt.datetime) -> int:
+    return max(1, int((until - now).total_seconds()) + 1)
+
+
+def _lock(conn: Connection, subject: str, now: dt.datetime) -> dt.datetime:
+    until = now + LOCK_TIME
+    conn.execute(
+        update(admin_lockout)
+        .where(admin_lockout.c.subject == subject, admin_lockout.c.locked_until.is_(None))
+        .values(locked_until=until)
+    )
+    return until
+
+
+def _refusal(bucket: _Count, user: _Count, now: dt.datetime) -> int:
+    """Seconds to wait when this attempt may not be checked, else 0.
+
+    The address bucket is refused once it used up its tries. The user name's own lock (many
+    buckets failed) refuses only buckets that have failed too: an address that has not
+    failed can always try, so nobody can lock the administrator out from elsewhere.
+    """
+    if bucket.locked_until is not None and bucket.locked_until > now:
+        return _seconds(bucket.locked_until, now)
+    if bucket.attempts > MAX_FAILURES_IP:
+        return _seconds(now + LOCK_TIME, now)  # a concurrent attempt is locking it right now
+    user_locked = (user.locked_until is not None and user.locked_until > now) or (
+        user.attempts > MAX_FAILURES_USER
+    )
+    if user_locked and bucket.attempts > 1:
+        return _seconds(user.locked_until or now + LOCK_TIME, now)
+    return 0
 
 
 def login(
     engine: Engine, name: str, password: str, ip: str | None, now: dt.datetime | None = None
 ) -> LoginResult:
-    """Check a login; on success a new session, on failure the failure counted."""
+    """Check a login; on success a new session, on failure the failure counted.
+
+    Every attempt is counted against the client's address bucket (the IPv4 address, or the
+    IPv6 /64) and the user name before the password is checked (see :func:`_reserve`); a
+    success clears the bucket's count.
+    """
     now = now or utcnow()
-    subjects = _subjects(name, ip)
-    with engine.connect() as conn:
-        retry = _locked(conn, subjects, now)
-        row = conn.execute(select(admin_user).where(admin_user.c.name == name)).first()
+    bucket_subject, user_subject = _subjects(name, ip)
+    with engine.begin() as conn:
+        bucket = _reserve(conn, bucket_subject, now)
+        user = _reserve(conn, user_subject, now)
+    retry = _refusal(bucket, user, now)
     if retry:
         return LoginResult(None, retry)
+    with engine.connect() as conn:
+        row = conn.execute(select(admin_user).where(admin_user.c.name == name)).first()
     good = verify_password(password, row.password_hash if row else _DUMMY) and row is not None
     with engine.begin() as conn:
         if not good:
-            _fail(conn, subjects, now)
-            return LoginResult(None, _locked(conn, subjects, now))
-        conn.execute(delete(admin_lockout).where(admin_lockout.c.subject.in_(list(subjects))))
+            retry = 0
+            if bucket.attempts >= MAX_FAILURES_IP:
+                retry = _seconds(_lock(conn, bucket_subject, now), now)
+            if user.attempts >= MAX_FAILURES_USER:
+                until = _lock(conn, user_subject, now)
+                if bucket.attempts > 1:  # this bucket has failed before: it is locked out too
+                    retry = retry or _seconds(until, now)
+            return LoginResult(None, retry)
+        # The user name's count stays: other buckets that failed remain refused while it lasts.
+        conn.execute(delete(admin_lockout).where(admin_lockout.c.subject == bucket_subject))
         conn.execute(delete(admin_session).where(admin_session.c.expires < now))
         token = secrets.token_urlsafe(32)
         expires = now + IDLE

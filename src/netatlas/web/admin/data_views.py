@@ -37,9 +37,14 @@ DONE = {
 }
 
 
+def _private(request: Request) -> bool:
+    """Whether admin-set URLs may name private addresses (NETATLAS_ALLOW_PRIVATE_TARGETS)."""
+    return bool(request.app.state.services.settings.allow_private_targets)
+
+
 def page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < len(raw) < 7 else 1
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) < 7 else 1
 
 
 def _done(path: str, code: str, query: Mapping[str, str] | None = None) -> Response:
@@ -81,7 +86,8 @@ async def keys_list(request: Request, admin: Admin) -> Response:
         return await _keys_page(request, admin)
     form = _form(admin)
     try:
-        values = keys.parse_form(form)
+        # In a worker thread: checking the fallback URL may resolve its host name.
+        values = await run_in_threadpool(keys.parse_form, form, _private(request))
         await run_in_threadpool(
             keys.create_key, engine_of(request), admin.actor, form.get("valid_key", ""), values
         )
@@ -99,7 +105,7 @@ async def key_edit(request: Request, admin: Admin) -> Response:
     if admin.form is not None:
         form = _form(admin)
         try:
-            parsed = keys.parse_form(form)
+            parsed = await run_in_threadpool(keys.parse_form, form, _private(request))
             await run_in_threadpool(keys.update_key, engine, admin.actor, name, parsed)
             return _done("/admin/keys", "key-updated")
         except ChangeError as exc:
@@ -169,7 +175,9 @@ async def exports_list(request: Request, admin: Admin) -> Response:
         return await _exports_page(request, admin)
     engine, name = engine_of(request), admin.form.get("name", "")
     errors = await run_in_threadpool(
-        _change, admin, lambda v: exports.create(engine, admin.actor, name, v)
+        _change,
+        admin,
+        lambda v: exports.create(engine, admin.actor, name, v, allow_private=_private(request)),
     )
     if errors:
         return await _exports_page(request, admin, 400, errors=errors, values=_form(admin))
@@ -182,7 +190,9 @@ async def export_edit(request: Request, admin: Admin) -> Response:
     errors: dict[str, str] = {}
     if admin.form is not None:
         found = await run_in_threadpool(
-            _change, admin, lambda v: exports.update(engine, admin.actor, name, v)
+            _change,
+            admin,
+            lambda v: exports.update(engine, admin.actor, name, v, allow_private=_private(request)),
         )
         if not found:
             return _done("/admin/exports", "export-updated")

@@ -65,7 +65,7 @@ def parse_form(form: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, low in (("batch", 1), ("max_age", 0)):
         raw = str(form.get(name, "")).strip()
-        if not raw.isdigit() or len(raw) > 9 or int(raw) < low:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or int(raw) < low:
             errors[name] = f"a whole number ≥ {low}"
         else:
             values[name] = int(raw)
@@ -85,18 +85,35 @@ def _audit_detail(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: sorted(v) if isinstance(v, frozenset) else v for k, v in values.items()}
 
 
-def create(engine: Engine, actor: Actor, name: str, values: Mapping[str, Any]) -> None:
+def create(
+    engine: Engine,
+    actor: Actor,
+    name: str,
+    values: Mapping[str, Any],
+    *,
+    allow_private: bool = False,
+) -> None:
     try:
-        create_config(engine, ExportConfig(name=name.strip(), **values))
+        create_config(
+            engine, ExportConfig(name=name.strip(), **values), allow_private=allow_private
+        )
     except ConfigError as exc:
         raise ChangeError({"form": str(exc)}) from None
     record_now(engine, actor, "export.create", name.strip(), _audit_detail(values))
 
 
-def update(engine: Engine, actor: Actor, name: str, values: Mapping[str, Any]) -> None:
+def update(
+    engine: Engine,
+    actor: Actor,
+    name: str,
+    values: Mapping[str, Any],
+    *,
+    allow_private: bool = False,
+) -> None:
     try:
         # The form holds every field: an emptied URL box removes the URL.
-        update_config(engine, name, clear=() if values.get("url") else ("url",), **values)
+        clear = () if values.get("url") else ("url",)
+        update_config(engine, name, clear, allow_private=allow_private, **values)
     except ConfigError as exc:
         raise ChangeError({"form": str(exc)}) from None
     record_now(engine, actor, "export.update", name, _audit_detail(values))

@@ -103,7 +103,9 @@ async def read_form(request: Request, limit: int) -> dict[str, str] | None:
     repeated field), or None for another content type, a bigger body or a bad encoding."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     declared = request.headers.get("content-length", "")
-    if kind != "application/x-www-form-urlencoded" or not declared.isdigit():
+    if kind != "application/x-www-form-urlencoded" or not (
+        declared.isascii() and declared.isdigit()
+    ):
         return None
     if int(declared) > limit:
         return None

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from netatlas.location.fallback import SCHEMAS
 from netatlas.location.keys import well_formed
 from netatlas.location.models import api_key
+from netatlas.outbound import UnsafeTarget, check_url
 from netatlas.web.admin.audit import Actor, ChangeError, record
 
 __all__ = ["FIELDS", "create_key", "delete_key", "get_key", "list_keys", "parse_form", "update_key"]
@@ -34,8 +35,10 @@ SCHEMA_CHOICES = SCHEMAS
 _TEXT_MAX = {"fallback_name": 40, "fallback_url": 256}
 
 
-def parse_form(form: Mapping[str, str]) -> dict[str, Any]:
-    """Column values from submitted form fields; raises ChangeError naming each bad field."""
+def parse_form(form: Mapping[str, str], allow_private: bool = False) -> dict[str, Any]:
+    """Column values from submitted form fields; raises ChangeError naming each bad field.
+    The fallback URL must reach a public host unless ``allow_private`` (this may resolve its
+    host name: call it from a worker thread)."""
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for name, kind, _, _ in FIELDS:
@@ -48,7 +51,7 @@ def parse_form(form: Mapping[str, str]) -> dict[str, Any]:
                     errors[name] = "required"
                 values[name] = None
                 continue
-            if not raw.isdigit() or len(raw) > 9:
+            if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
                 errors[name] = "a whole number ≥ 0"
                 continue
             number = int(raw)
@@ -64,6 +67,11 @@ def parse_form(form: Mapping[str, str]) -> dict[str, Any]:
                 errors[name] = f"at most {_TEXT_MAX[name]} characters"
             if kind == "url" and raw and not raw.startswith(("https://", "http://")):
                 errors[name] = "an http(s) URL"
+            elif kind == "url" and raw:
+                try:
+                    check_url(raw, allow_private=allow_private)
+                except UnsafeTarget as exc:
+                    errors[name] = str(exc)
             values[name] = raw or None
     if values.get("fallback_ratelimit_interval") == 0:
         errors["fallback_ratelimit_interval"] = "at least 1 second"

@@ -26,6 +26,19 @@ SESSION_COOKIE = "netatlas_admin"
 LOGIN_COOKIE = "netatlas_login"
 
 
+def _equal(a: str, b: str) -> bool:
+    """Constant-time comparison of two strings of any characters.
+
+    ``hmac.compare_digest`` refuses ``str`` arguments that are not ASCII (a ``TypeError``);
+    a cookie or form field can hold anything, so both sides are compared as UTF-8 bytes.
+    """
+    return hmac.compare_digest(_bytes(a), _bytes(b))
+
+
+def _bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
 def _mac(key: bytes, value: str) -> str:
     digest = hmac.new(key, value.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
@@ -46,7 +59,7 @@ class Signer:
         if not cookie or "." not in cookie or len(cookie) > 200:
             return None
         token, _, signature = cookie.rpartition(".")
-        if hmac.compare_digest(signature, _mac(self._cookie_key, token)):
+        if _equal(signature, _mac(self._cookie_key, token)):
             return token
         return None
 
@@ -54,7 +67,7 @@ class Signer:
         return _mac(self._csrf_key, token)
 
     def check_csrf(self, token: str, submitted: str | None) -> bool:
-        return bool(submitted) and hmac.compare_digest(self.csrf(token), str(submitted))
+        return bool(submitted) and _equal(self.csrf(token), str(submitted))
 
 
 def new_login_nonce() -> str:
@@ -62,7 +75,7 @@ def new_login_nonce() -> str:
 
 
 def check_nonce(cookie: str | None, submitted: str | None) -> bool:
-    return bool(cookie) and bool(submitted) and hmac.compare_digest(str(cookie), str(submitted))
+    return bool(cookie) and bool(submitted) and _equal(str(cookie), str(submitted))
 
 
 def same_origin(host: str | None, origin: str | None, referer: str | None) -> bool:

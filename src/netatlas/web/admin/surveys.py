@@ -15,6 +15,7 @@ from sqlalchemy.orm import aliased
 
 from netatlas.broadband.models import measurements, survey_response
 from netatlas.broadband.verification import review_survey_tests
+from netatlas.csvsafe import csv_cell
 from netatlas.db.upsert import insert_for
 from netatlas.web.admin.audit import Actor, ChangeError, record
 from netatlas.web.admin.auth import utcnow
@@ -171,10 +172,11 @@ def delete_response(engine: Engine, actor: Actor, survey_id: int) -> None:
 
 def _csv_lines(header: Sequence[str], rows: Iterator[Sequence[Any]]) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # CRLF (RFC 4180): a cell holding a lone CR is then quoted too.
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
     for number, row in enumerate(rows, 1):
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow([csv_cell(v) for v in row])  # text that looks like a formula: '…
         if number % _CHUNK == 0:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -378,16 +378,7 @@
   }
 
   $("download-csv").addEventListener("click", function () {
-    var rows = exportRows(), header = COLUMNS.concat(["value"]);
-    var text = [header.join(",")].concat(rows.map(function (r) {
-      return header.map(function (c) {
-        var v = r[c];
-        if (v === null || v === undefined) return "";
-        v = String(v);
-        return /[",\n]/.test(v) ? "\"" + v.replace(/"/g, "\"\"") + "\"" : v;
-      }).join(",");
-    })).join("\n") + "\n";
-    M.download(fileName("csv"), "text/csv", text);
+    M.download(fileName("csv"), "text/csv", M.csv(COLUMNS.concat(["value"]), exportRows()));
   });
 
   $("download-geojson").addEventListener("click", function () {

@@ -91,6 +91,20 @@
     setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
   }
 
+  // CSV text of `rows` (objects) under `header`. Text a spreadsheet would run as a formula
+  // (starting with = + - @, a tab or a carriage return) gets a leading '; numbers stay numbers.
+  function csv(header, rows) {
+    function cell(v) {
+      if (v === null || v === undefined) return "";
+      if (typeof v === "string" && /^[=+\-@\t\r]/.test(v)) v = "'" + v;
+      v = String(v);
+      return /[",\r\n]/.test(v) ? "\"" + v.replace(/"/g, "\"\"") + "\"" : v;
+    }
+    return [header.join(",")].concat(rows.map(function (r) {
+      return header.map(function (c) { return cell(r[c]); }).join(",");
+    })).join("\n") + "\n";
+  }
+
   function escapeHTML(text) {
     return String(text).replace(/[&<>"']/g, function (c) {
       return { "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;" }[c];
@@ -99,6 +113,6 @@
 
   window.NetAtlasMaps = {
     create: create, readConfig: readConfig, getJSON: getJSON, formatNumber: formatNumber,
-    download: download, escapeHTML: escapeHTML,
+    download: download, escapeHTML: escapeHTML, csv: csv,
   };
 })();
