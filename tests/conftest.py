@@ -14,6 +14,7 @@ import pytest
 import redis
 from sqlalchemy import Engine, text
 
+from netatlas.clock import ManualClock, system_clock
 from netatlas.db.engine import make_engine
 from netatlas.db.metadata import load_all
 from netatlas.db.migrate import upgrade
@@ -114,8 +115,18 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
 
 
 @pytest.fixture
-def ctx(settings: Settings) -> Iterator[Context]:
-    context = Context.from_settings(settings)
+def clock() -> ManualClock:
+    """A clock the test moves by hand (``clock.advance(seconds)``), starting at the real time."""
+    return ManualClock()
+
+
+@pytest.fixture
+def ctx(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Context]:
+    """A job context on one backend. When the test also asks for ``clock``, the queue reads
+    that manual clock: leases run out when the test advances it, never by sleeping."""
+    uses_clock = "clock" in request.fixturenames
+    queue_clock = request.getfixturevalue("clock") if uses_clock else system_clock
+    context = Context.from_settings(settings, clock=queue_clock)
     yield context
     context.engine.dispose()
 
