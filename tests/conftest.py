@@ -115,18 +115,19 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    """A clock the test moves by hand (``clock.advance(seconds)``), starting at the real time."""
+def queue_clock() -> ManualClock:
+    """The queue's clock, moved by hand (``queue_clock.advance(seconds)``); starts at the
+    real time."""
     return ManualClock()
 
 
 @pytest.fixture
 def ctx(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Context]:
-    """A job context on one backend. When the test also asks for ``clock``, the queue reads
-    that manual clock: leases run out when the test advances it, never by sleeping."""
-    uses_clock = "clock" in request.fixturenames
-    queue_clock = request.getfixturevalue("clock") if uses_clock else system_clock
-    context = Context.from_settings(settings, clock=queue_clock)
+    """A job context on one backend. When the test also asks for ``queue_clock``, the queue
+    reads that manual clock: leases run out when the test advances it, never by sleeping."""
+    manual = "queue_clock" in request.fixturenames
+    clock = request.getfixturevalue("queue_clock") if manual else system_clock
+    context = Context.from_settings(settings, clock=clock)
     yield context
     context.engine.dispose()
 

@@ -157,9 +157,9 @@ def test_dead_letters_are_kept_and_replayed(xctx: Context, receiver: Receiver) -
 
 
 def test_an_archive_batch_delivered_twice_is_stored_once(
-    xctx: Context, tmp_path: Path, clock: ManualClock
+    xctx: Context, tmp_path: Path, queue_clock: ManualClock
 ) -> None:
-    quick = Context.from_settings(xctx.settings, xctx.engine, clock)
+    quick = Context.from_settings(xctx.settings, xctx.engine, queue_clock)
     only(quick, ExportConfig("a", "file", str(tmp_path / "raw"), batch=10))
     queue_incoming(quick, 0, 3)
     # A worker uploads the batch, then dies before acknowledging it.
@@ -168,7 +168,8 @@ def test_an_archive_batch_delivered_twice_is_stored_once(
     config = load_configs(quick.engine)[0]
     exporter_for(quick, config).send(batch.id, [decode_envelope(i) for i in batch.items])
     first = sorted(p.name for p in (tmp_path / "raw").iterdir())
-    clock.advance(quick.settings.lease_seconds + 1)  # the lease runs out: the batch comes back
+    # The lease runs out: the batch comes back under the same id.
+    queue_clock.advance(quick.settings.lease_seconds + 1)
     run = deliver_target(dataclasses.replace(quick, flush=True), config)
     assert run.reports == 6
     assert (

@@ -13,7 +13,7 @@ from netatlas.jobs.context import Context
 from netatlas.queue.base import Batch
 
 
-def test_redelivered_batch_after_commit_is_skipped(ctx: Context, clock: ManualClock) -> None:
+def test_redelivered_batch_after_commit_is_skipped(ctx: Context, queue_clock: ManualClock) -> None:
     ctx.queue.push("q", [b"a", b"b"])
     applied: list[list[bytes]] = []
 
@@ -25,14 +25,14 @@ def test_redelivered_batch_after_commit_is_skipped(ctx: Context, clock: ManualCl
     ctx.queue.ack = lambda batch: None  # type: ignore[method-assign]
     assert drain(ctx, "q", 10, apply, max_batches=1) == 2
     ctx.queue.ack = real_ack  # type: ignore[method-assign]
-    clock.advance(ctx.settings.lease_seconds + 1)  # the lease runs out
+    queue_clock.advance(ctx.settings.lease_seconds + 1)  # the lease runs out
     # The batch comes back with the same id; it is recognised and only acknowledged.
     assert drain(ctx, "q", 10, apply) == 0
     assert applied == [[b"a", b"b"]]
     assert not ctx.queue.queues()
 
 
-def test_failed_apply_leaves_batch_for_retry(ctx: Context, clock: ManualClock) -> None:
+def test_failed_apply_leaves_batch_for_retry(ctx: Context, queue_clock: ManualClock) -> None:
     ctx.queue.push("q", [b"x"])
 
     def boom(conn: Connection, batch: Batch) -> Any:
@@ -41,7 +41,7 @@ def test_failed_apply_leaves_batch_for_retry(ctx: Context, clock: ManualClock) -
 
     with pytest.raises(RuntimeError, match="worker bug"):
         drain(ctx, "q", 10, boom)
-    clock.advance(ctx.settings.lease_seconds + 1)  # the lease runs out
+    queue_clock.advance(ctx.settings.lease_seconds + 1)  # the lease runs out
     seen: list[bytes] = []
     assert drain(ctx, "q", 10, lambda conn, batch: seen.extend(batch.items)) == 1
     assert seen == [b"x"]

@@ -13,6 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from netatlas.app import create_app
+from netatlas.clock import ManualClock
 from netatlas.jobs.context import Context
 from netatlas.jobs.run import process_until_idle
 from netatlas.location.models import api_key
@@ -47,6 +48,9 @@ def _add_key(app: Any, name: str, **values: Any) -> None:
 def _make(settings: Settings, **changes: Any) -> Any:
     s = dataclasses.replace(settings, geoip_city_path=str(CITY), **changes)
     app = create_app(s, run_jobs=False)
+    # The limits count per minute and per UTC day: a frozen clock keeps a test's requests in
+    # one window, whenever it runs (a minute's or a day's end falls between no two of them).
+    app.state.services.limiter.clock = ManualClock()  # type: ignore[attr-defined]
     _add_key(app, "test")
     return app
 

@@ -22,16 +22,16 @@ def test_push_claim_ack(ctx: Context) -> None:
     assert q.queues() == []
 
 
-def test_expired_lease_redelivers_same_batch(ctx: Context, clock: ManualClock) -> None:
+def test_expired_lease_redelivers_same_batch(ctx: Context, queue_clock: ManualClock) -> None:
     q = ctx.queue
     lease = ctx.settings.lease_seconds
     q.push("a", [b"x", b"y"])
     first = q.claim("a", 10)
     assert first is not None
     assert q.claim("a", 10) is None  # leased
-    clock.advance(lease - 1)
+    queue_clock.advance(lease - 1)
     assert q.claim("a", 10) is None  # still leased
-    clock.advance(2)  # the lease has run out
+    queue_clock.advance(2)  # the lease has run out
     again = q.claim("a", 10)
     assert again is not None
     assert again.id == first.id
