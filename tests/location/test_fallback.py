@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -70,6 +71,8 @@ def provider() -> Iterator[Provider]:
             state.requests.append(Recorded(self.path, headers, json.loads(raw)))
             if state.delay:
                 state.release.wait(state.delay)
+                if self.client_gone():
+                    return  # the client gave up waiting: nobody to answer
             body = state.body if isinstance(state.body, bytes) else json.dumps(state.body).encode()
             self.send_response(state.status)
             self.send_header("Content-Type", "application/json")
@@ -77,6 +80,17 @@ def provider() -> Iterator[Provider]:
             self.end_headers()
             self.wfile.write(body)
             state.answered += 1
+
+        def client_gone(self) -> bool:
+            self.connection.setblocking(False)
+            try:
+                return self.connection.recv(1, socket.MSG_PEEK) == b""
+            except BlockingIOError:
+                return False
+            except OSError:
+                return True
+            finally:
+                self.connection.setblocking(True)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
