@@ -14,6 +14,7 @@ import pytest
 import redis
 from sqlalchemy import Engine, text
 
+from netatlas.clock import ManualClock, system_clock
 from netatlas.db.engine import make_engine
 from netatlas.db.metadata import load_all
 from netatlas.db.migrate import upgrade
@@ -114,8 +115,19 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
 
 
 @pytest.fixture
-def ctx(settings: Settings) -> Iterator[Context]:
-    context = Context.from_settings(settings)
+def queue_clock() -> ManualClock:
+    """The queue's clock, moved by hand (``queue_clock.advance(seconds)``); starts at the
+    real time."""
+    return ManualClock()
+
+
+@pytest.fixture
+def ctx(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Context]:
+    """A job context on one backend. When the test also asks for ``queue_clock``, the queue
+    reads that manual clock: leases run out when the test advances it, never by sleeping."""
+    manual = "queue_clock" in request.fixturenames
+    clock = request.getfixturevalue("queue_clock") if manual else system_clock
+    context = Context.from_settings(settings, clock=clock)
     yield context
     context.engine.dispose()
 

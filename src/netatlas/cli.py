@@ -49,7 +49,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         "netatlas.app:create_app",
         factory=True,
         host=args.host or settings.host,
-        port=args.port or settings.port,
+        port=settings.port if args.port is None else args.port,  # 0: any free port
         workers=args.workers,
         log_level=settings.log_level,
         log_config=uvicorn_log_config(settings),

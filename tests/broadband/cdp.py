@@ -72,7 +72,7 @@ class Page:
             raise RuntimeError(f"{expression[:80]}: {reply['exceptionDetails']}")
         return reply.get("result", {}).get("value")
 
-    async def goto(self, url: str, timeout: float = 20) -> None:
+    async def goto(self, url: str, timeout: float = 60) -> None:
         await self.call("Page.navigate", url=url)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -95,24 +95,41 @@ class Page:
         path.write_bytes(base64.b64decode(shot["data"]))
 
 
+def _devtools_port(profile: Path) -> int | None:
+    """The port Chromium chose for ``--remote-debugging-port=0``: the first line of the
+    ``DevToolsActivePort`` file it writes into its profile once it listens."""
+    try:
+        first = (profile / "DevToolsActivePort").read_text().splitlines()[0]
+    except (FileNotFoundError, IndexError):
+        return None
+    return int(first) if first.strip().isdigit() else None
+
+
 @contextlib.asynccontextmanager
-async def browser(port: int) -> AsyncIterator[Page]:
-    """A fresh headless Chromium (own profile) with its DevTools endpoint on ``port``."""
+async def browser() -> AsyncIterator[Page]:
+    """A fresh headless Chromium (own profile) with its DevTools endpoint on a port it picks
+    (port 0: no race with other tests' servers for a port found free beforehand)."""
     with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
         proc = subprocess.Popen(
             [
                 CHROMIUM,
                 *FLAGS,
                 f"--user-data-dir={profile}",
-                f"--remote-debugging-port={port}",
+                "--remote-debugging-port=0",
                 "about:blank",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         try:
+            port = None
+            deadline = time.monotonic() + 60
+            while port is None:
+                assert proc.poll() is None, "chromium exited at start"
+                assert time.monotonic() < deadline, "chromium did not open its DevTools port"
+                await asyncio.sleep(0.1)
+                port = _devtools_port(Path(profile))
             targets: list[dict[str, Any]] = []
-            deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 try:
                     targets = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=2).json()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +14,7 @@ from netatlas.broadband.ndt7.server import Limits
 from netatlas.broadband.service import Broadband
 from netatlas.settings import Settings
 from tests.conftest import DATA
+from tests.live import listening_socket, wait_until
 
 ASN_DB = str(DATA / "maxmind" / "GeoLite2-ASN-Test.mmdb")
 
@@ -28,31 +27,26 @@ class LiveServer:
     broadband: Broadband
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, int]:
-    port = free_port()
+    """Run ``app`` on a thread, on a port the kernel picks (no race with other servers)."""
+    sock = listening_socket()
+    port = int(sock.getsockname()[1])
     config = uvicorn.Config(
         app,
-        host="127.0.0.1",
-        port=port,
         log_level="warning",
         ws_per_message_deflate=False,  # as `netatlas serve` runs it
         lifespan="on",
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
+
+    def started() -> bool:
+        if not thread.is_alive():
             raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
+        return server.started
+
+    wait_until(started, "the test server to start")
     return server, thread, port
 
 

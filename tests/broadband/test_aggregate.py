@@ -226,7 +226,7 @@ def test_survey_grace_holds_back_fresh_local_tests(engine: Engine, tmp_path: Pat
             )
         )
     path = config(tmp_path, location="survey", isp=False, time="all")
-    update_statistics(engine, path)
+    update_statistics(engine, path, now=now.timestamp())  # the test is fresh at this moment
     assert [b["tests"] for b in bins(engine)] == [1]
     update_statistics(engine, path, now=now.timestamp() + 3600)
     assert [b["tests"] for b in bins(engine)] == [2]

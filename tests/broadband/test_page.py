@@ -14,7 +14,7 @@ from sqlalchemy import select
 from netatlas.broadband.measurements import get_measurement
 from netatlas.broadband.models import survey_response
 from tests.broadband import cdp
-from tests.broadband.conftest import LiveServer, free_port
+from tests.broadband.conftest import LiveServer
 from tests.broadband.ndt7.mlab_format import check_document, read
 
 pytestmark = [
@@ -37,7 +37,7 @@ FILL = """(() => {
 
 
 async def _run(live: LiveServer, shots: Path) -> dict[str, Any]:
-    async with cdp.browser(free_port()) as page:
+    async with cdp.browser() as page:
         await page.goto(f"{live.url}/speedtest")
         # Required answers missing: said next to the fields, and no test starts.
         await page.evaluate("document.getElementById('st-start').click()")
@@ -57,7 +57,7 @@ async def _run(live: LiveServer, shots: Path) -> dict[str, Any]:
         assert message == "must be at least 0"
         # Corrected and sent again, without running the test again.
         await page.evaluate(FILL % ("300", "true"))
-        await page.wait_for("window.netatlasSpeedtest.done === true", 20)
+        await page.wait_for("window.netatlasSpeedtest.done === true", 60)
         await page.screenshot(shots / "speedtest-done.png")
         state = json.loads(await page.evaluate("JSON.stringify(window.netatlasSpeedtest)"))
         state["first"] = json.loads(first)

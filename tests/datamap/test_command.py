@@ -13,8 +13,6 @@ from netatlas.cli import main
 from netatlas.settings import Settings
 from tests.datamap.factories import add_cells
 
-TODAY = dt.datetime.now(dt.UTC).date()
-
 
 @pytest.fixture
 def env(settings: Settings, monkeypatch: pytest.MonkeyPatch, engine: Any) -> Settings:
@@ -23,8 +21,9 @@ def env(settings: Settings, monkeypatch: pytest.MonkeyPatch, engine: Any) -> Set
     monkeypatch.setenv("NETATLAS_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("NETATLAS_REDIS_URL", settings.redis_url)
     monkeypatch.setenv("NETATLAS_LOG_LEVEL", "warning")
-    old = TODAY - dt.timedelta(days=30)
-    add_cells(engine, [(52.52 + i * 0.001, 13.40, old, TODAY) for i in range(20)])
+    today = dt.datetime.now(dt.UTC).date()  # when the test runs, not when it was imported
+    old = today - dt.timedelta(days=30)
+    add_cells(engine, [(52.52 + i * 0.001, 13.40, old, today) for i in range(20)])
     return settings
 
 

@@ -18,7 +18,10 @@ from netatlas.location.models import api_key, cell_tables, wifi_shards
 from netatlas.location.submit import parse_submit
 from tests.export.conftest import Receiver
 
-NOW = int(time.time() * 1000)
+
+def now_ms() -> int:
+    """Now in ms since the epoch, read when a report is built (never at import)."""
+    return int(time.time() * 1000)
 
 
 def report(i: int, ssid: str | None = None) -> dict[str, Any]:
@@ -26,7 +29,7 @@ def report(i: int, ssid: str | None = None) -> dict[str, Any]:
     if ssid is not None:
         wifi["ssid"] = ssid
     return {
-        "timestamp": NOW,
+        "timestamp": now_ms(),
         "position": {"latitude": 51.5 + i * 1e-4, "longitude": -0.1, "accuracy": 10.0},
         "wifiAccessPoints": [
             wifi,
@@ -100,8 +103,12 @@ def test_every_schema_end_to_end(
         ExportConfig("gnss-only", "file", "gnss/{source}", skip_sources=frozenset({"query"})),
     )
 
+    # Objects and files are filed under the day the submissions arrived: the day the sending
+    # began or the day it ended (two days only when midnight passed in between).
+    sending = dt.datetime.now(dt.UTC)
     post(client, [report(i, ssid="Cafe") for i in range(3)], key="partner-1")
     post(client, with_position_source([report(i) for i in range(3, 5)], "query"))
+    days = sorted({sending.date(), dt.datetime.now(dt.UTC).date()})
 
     update_incoming(xctx)
     queues = set(xctx.queue.queues())
@@ -122,25 +129,26 @@ def test_every_schema_end_to_end(
     assert all("ssid" not in w for r in receiver.items for w in r["wifiAccessPoints"])
     assert receiver.requests[0]["Content-Encoding"] == "gzip"
     assert receiver.requests[0]["User-Agent"].startswith("netatlas/")
-    reparsed = parse_submit(json.dumps({"items": receiver.items}), "v2", NOW)
+    reparsed = parse_submit(json.dumps({"items": receiver.items}), "v2", now_ms())
     assert len(reparsed.reports) == 5
 
     # s3: one object per source and key, under the template's folders
-    today = dt.datetime.now(dt.UTC)
     objects = s3_items(s3, bucket)
     folders = {key.rsplit("/", 1)[0] for key in objects}
-    assert folders == {
-        f"raw/gnss/partner-1/{today:%Y}/{today:%m}",
-        f"raw/query/no_key/{today:%Y}/{today:%m}",
-    }
+    # One folder per source (per month, should the sending have straddled a month's end).
+    sources = ("raw/gnss/partner-1", "raw/query/no_key")
+    assert folders <= {f"{source}/{day:%Y}/{day:%m}" for source in sources for day in days}
+    assert {folder.rsplit("/", 2)[0] for folder in folders} == set(sources)
     assert sum(len(items) for items in objects.values()) == 5
     assert all(key.endswith(".json.gz") for key in objects)
 
     # file: the default raw archive (every report) and a filtered archive
     data_dir = xctx.settings.data_dir
-    archive = list(
-        (data_dir / "archive" / f"{today:%Y}" / f"{today:%m}" / f"{today:%d}").glob("*.json.gz")
-    )
+    archive = [
+        path
+        for day in days
+        for path in (data_dir / "archive" / day.strftime("%Y/%m/%d")).glob("*.json.gz")
+    ]
     archived = [
         item for path in archive for item in json.loads(gzip.decompress(path.read_bytes()))["items"]
     ]

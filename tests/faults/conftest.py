@@ -1,6 +1,11 @@
 """Private Redis and PostgreSQL servers that a test may kill and restart, and a pipeline worker.
 
 The shared servers (5432, 6379) serve other tests running in parallel: they are never stopped.
+
+Neither server can listen on port 0 and say where, so each gets a port that was free a moment
+ago; when another process took it in between, the server fails to bind and exits, and its
+first start tries again on another port. A restart keeps its port (the clients know it) and
+tries again until the port is free once more.
 """
 
 from __future__ import annotations
@@ -8,7 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -23,6 +27,7 @@ import redis
 from netatlas.jobs.context import Context
 from netatlas.jobs.run import run_job
 from netatlas.jobs.table import jobs
+from tests.live import PATIENCE, free_port, wait_until
 
 REDIS_SERVER = shutil.which("redis-server")
 PG_BIN = next(
@@ -32,10 +37,8 @@ PG_BIN = next(
 )  # fmt: skip
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+#: Tries at starting a server when its port turns out to be taken.
+START_ATTEMPTS = 10
 
 
 class RedisServer:
@@ -47,6 +50,7 @@ class RedisServer:
         self.port = free_port()
         self.fsync = fsync
         self.proc: subprocess.Popen[bytes] | None = None
+        self.started = False  # once started, the port is fixed: clients hold the URL
         self.dir.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -54,28 +58,44 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        for _ in range(START_ATTEMPTS):
+            if self._start_once():
+                self.started = True
+                return
+            if self.started:
+                time.sleep(0.5)  # a restart waits for its own port to be free again
+            else:
+                self.port = free_port()
+        raise RuntimeError(f"private redis-server did not start; see {self.dir / 'redis.log'}")
+
+    def _start_once(self) -> bool:
+        """Start on ``self.port``: True once this very process answers there, False when it
+        exited (the port was taken)."""
         assert REDIS_SERVER is not None
-        self.proc = subprocess.Popen(
+        proc = self.proc = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "yes", "--appendfsync", self.fsync, "--dir", str(self.dir),
              "--logfile", str(self.dir / "redis.log")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if client.ping():
-                    break
-            except redis.exceptions.BusyLoadingError:
-                pass
-            except redis.exceptions.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("private redis-server did not start")
-            time.sleep(0.05)
-        client.close()
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=1)
+        deadline = time.monotonic() + PATIENCE
+        try:
+            while proc.poll() is None:
+                try:
+                    # Whoever answers on the port must be this process, not another test's.
+                    if client.ping() and client.info("server")["process_id"] == proc.pid:
+                        return True
+                except redis.exceptions.RedisError:  # not up yet, still loading, not Redis
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("private redis-server did not start")
+                time.sleep(0.05)
+        finally:
+            client.close()
+        self.proc = None
+        return False
 
     def kill(self) -> None:
         """A crash: SIGKILL, nothing flushed beyond what fsync already wrote."""
@@ -100,6 +120,7 @@ class PostgresServer:
         self.dir = directory
         self.data = directory / "pg"
         self.port = free_port()
+        self.started = False  # once started, the port is fixed: clients hold the URL
 
     @property
     def url(self) -> str:
@@ -122,11 +143,30 @@ class PostgresServer:
         )
 
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=on"
-        self._as_postgres(
-            str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options,
-            "-l", str(self.dir / "log"), "-w", "-t", "60", "start",
-        )  # fmt: skip
+        """``pg_ctl start -w``: it fails when the postmaster cannot bind its port (taken since
+        it was picked); the first start then moves to another port, a restart tries again."""
+        log = self.dir / "log"
+        for attempt in range(START_ATTEMPTS):
+            options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=on"
+            logged = log.stat().st_size if log.exists() else 0
+            try:
+                self._as_postgres(
+                    str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options,
+                    "-l", str(log), "-w", "-t", "60", "start",
+                )  # fmt: skip
+            except subprocess.CalledProcessError:
+                with log.open("rb") as f:
+                    f.seek(logged)
+                    taken = b"Address already in use" in f.read()
+                if not taken or attempt == START_ATTEMPTS - 1:
+                    raise
+                if self.started:
+                    time.sleep(0.5)
+                else:
+                    self.port = free_port()
+                continue
+            self.started = True
+            return
 
     def stop(self, mode: str = "fast") -> None:
         with suppress(subprocess.CalledProcessError):
@@ -185,6 +225,7 @@ class PipelineWorker:
         self.ctx = ctx
         self.pause = pause
         self.failures = 0
+        self.rounds = 0  # rounds finished, failed jobs or not
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="fault-worker", daemon=True)
 
@@ -196,7 +237,17 @@ class PipelineWorker:
                     run_job(self.ctx, job)
                 except Exception:
                     self.failures += 1
+            self.rounds += 1
             self._stop.wait(self.pause)
+
+    def wait_failure(self, failures_before: int) -> None:
+        """Wait until a job failed after ``failures_before`` failures: the worker met an outage."""
+        wait_until(lambda: self.failures > failures_before, "the worker to meet the outage")
+
+    def wait_rounds(self, rounds: int) -> None:
+        """Wait until ``rounds`` more rounds have finished from now."""
+        target = self.rounds + rounds
+        wait_until(lambda: self.rounds >= target, f"{rounds} more rounds of the worker")
 
     def __enter__(self) -> PipelineWorker:
         self._thread.start()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from netatlas.app import create_app
+from netatlas.clock import ManualClock
 from netatlas.jobs.context import Context
 from netatlas.jobs.run import process_until_idle
 from netatlas.settings import Settings
@@ -43,7 +43,6 @@ def scale_out(
         redis_url=private_redis.url,
         demo=False,
         embedded_jobs=False,
-        lease_seconds=2,
         incoming_batch=5,
         station_batch=5,
     )
@@ -51,24 +50,29 @@ def scale_out(
 
 def _run(settings: Settings, redis_server: RedisServer, stop: Any) -> None:
     app = create_app(settings, run_jobs=False)
-    ctx = Context.from_settings(settings)
+    # The pipeline's leases run on a manual clock: they run out when the test says so.
+    clock = ManualClock()
+    ctx = Context.from_settings(settings, clock=clock)
     with TestClient(app, base_url="http://127.0.0.1") as client:
         traffic = Traffic(client, app)
         with PipelineWorker(ctx) as worker:
             for _ in range(ROUNDS):
                 assert traffic.submit() == 200
             traffic.probe()
+            failures_before = worker.failures
             stop()
             outage = [traffic.submit() for _ in range(ROUNDS)]
             traffic.probe()
             assert set(outage) == {503}, "submissions must be refused while Redis is away"
+            worker.wait_failure(failures_before)
             redis_server.start()
-            time.sleep(0.5)  # the worker's next round meets the restarted server
+            worker.wait_rounds(2)  # a whole round of the worker meets the restarted server
             for _ in range(ROUNDS):
                 assert traffic.submit() == 200
             traffic.probe()
         assert worker.failures > 0, "the worker never met the outage; the test proved nothing"
-        # Batches claimed by rounds that failed come back after their lease.
+        # Batches claimed by rounds that failed come back once their lease has run out.
+        clock.advance(settings.lease_seconds + 1)
         process_until_idle(ctx, timeout=120)
         assert_applied_once(ctx.engine, traffic)
         assert len(traffic.accepted) == 2 * ROUNDS * 2

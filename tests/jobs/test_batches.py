@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 from sqlalchemy import Connection, text
 
+from netatlas.clock import ManualClock
 from netatlas.jobs.batches import drain, prune_applied
 from netatlas.jobs.context import Context
 from netatlas.queue.base import Batch
 
 
-def test_redelivered_batch_after_commit_is_skipped(ctx: Context) -> None:
-    ctx.queue.lease_seconds = 0.2  # type: ignore[attr-defined]
+def test_redelivered_batch_after_commit_is_skipped(ctx: Context, queue_clock: ManualClock) -> None:
     ctx.queue.push("q", [b"a", b"b"])
     applied: list[list[bytes]] = []
 
@@ -26,15 +25,14 @@ def test_redelivered_batch_after_commit_is_skipped(ctx: Context) -> None:
     ctx.queue.ack = lambda batch: None  # type: ignore[method-assign]
     assert drain(ctx, "q", 10, apply, max_batches=1) == 2
     ctx.queue.ack = real_ack  # type: ignore[method-assign]
-    time.sleep(0.3)
+    queue_clock.advance(ctx.settings.lease_seconds + 1)  # the lease runs out
     # The batch comes back with the same id; it is recognised and only acknowledged.
     assert drain(ctx, "q", 10, apply) == 0
     assert applied == [[b"a", b"b"]]
     assert not ctx.queue.queues()
 
 
-def test_failed_apply_leaves_batch_for_retry(ctx: Context) -> None:
-    ctx.queue.lease_seconds = 0.2  # type: ignore[attr-defined]
+def test_failed_apply_leaves_batch_for_retry(ctx: Context, queue_clock: ManualClock) -> None:
     ctx.queue.push("q", [b"x"])
 
     def boom(conn: Connection, batch: Batch) -> Any:
@@ -43,7 +41,7 @@ def test_failed_apply_leaves_batch_for_retry(ctx: Context) -> None:
 
     with pytest.raises(RuntimeError, match="worker bug"):
         drain(ctx, "q", 10, boom)
-    time.sleep(0.3)
+    queue_clock.advance(ctx.settings.lease_seconds + 1)  # the lease runs out
     seen: list[bytes] = []
     assert drain(ctx, "q", 10, lambda conn, batch: seen.extend(batch.items)) == 1
     assert seen == [b"x"]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from netatlas.clock import ManualClock
 from netatlas.location.fallback import (
     BlueNetwork,
     CellNetwork,
@@ -44,7 +45,9 @@ class Provider:
 
     status: int = 200
     body: Any = None
-    delay: float = 0.0
+    delay: float = 0.0  # seconds to hold each answer back, unless ``release`` is set first
+    release: threading.Event = field(default_factory=threading.Event)
+    answered: int = 0  # answers sent
     requests: list[Recorded] = field(default_factory=list)
     url: str = ""
 
@@ -67,13 +70,27 @@ def provider() -> Iterator[Provider]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             state.requests.append(Recorded(self.path, headers, json.loads(raw)))
             if state.delay:
-                time.sleep(state.delay)
+                state.release.wait(state.delay)
+                if self.client_gone():
+                    return  # the client gave up waiting: nobody to answer
             body = state.body if isinstance(state.body, bytes) else json.dumps(state.body).encode()
             self.send_response(state.status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+            state.answered += 1
+
+        def client_gone(self) -> bool:
+            self.connection.setblocking(False)
+            try:
+                return self.connection.recv(1, socket.MSG_PEEK) == b""
+            except BlockingIOError:
+                return False
+            except OSError:
+                return True
+            finally:
+                self.connection.setblocking(True)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -94,7 +111,10 @@ def client(settings: Settings, engine: Engine) -> Iterator[FallbackClient]:
     """The client as the settings build it: Redis cache + limiter, or memory + SQL (the
     provider runs on 127.0.0.1, so private targets are allowed)."""
     local = replace(settings, allow_private_targets=True)
-    fallback = fallback_client_from_settings(local, limiter_from_settings(local, engine))
+    limiter = limiter_from_settings(local, engine)
+    # Rate limits count per fixed window: a frozen clock keeps a test's calls in one window.
+    limiter.clock = ManualClock()  # type: ignore[attr-defined]
+    fallback = fallback_client_from_settings(local, limiter)
     yield fallback
     fallback.close()
 
@@ -304,16 +324,17 @@ def test_malformed_answers_are_errors(
 
 
 def test_timeout_is_an_error(settings: Settings, engine: Engine, provider: Provider) -> None:
-    provider.delay = 1.0
+    provider.delay = 120.0  # far past the client's timeout: it must give up long before
     slow = FallbackClient(
         MemoryFallbackCache(),
         limiter_from_settings(settings, engine),
         timeout=0.2,
         allow_private=True,
     )
-    started = time.monotonic()
     assert slow.lookup(config(provider), EVERYTHING).status == "error"
-    assert time.monotonic() - started < 0.9
+    # The client gave up while the provider still held its (good) answer back.
+    assert provider.requests and provider.answered == 0
+    provider.release.set()
     slow.close()
 
 

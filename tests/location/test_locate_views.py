@@ -13,6 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from netatlas.app import create_app
+from netatlas.clock import ManualClock
 from netatlas.jobs.context import Context
 from netatlas.jobs.run import process_until_idle
 from netatlas.location.models import api_key
@@ -22,8 +23,12 @@ from tests.location.locate._seed import add_cell, add_macs
 
 CITY = DATA / "maxmind" / "GeoIP2-City-Test.mmdb"
 LONDON = {"X-Forwarded-For": "81.2.69.192"}
-NOW = datetime.now(UTC).replace(tzinfo=None)
 CORS = {"access-control-allow-origin": "*", "access-control-max-age": "2592000"}
+
+
+def utc_now() -> datetime:
+    """Now, naive UTC as stored: read when a test seeds its stations, never at import."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _add_key(app: Any, name: str, **values: Any) -> None:
@@ -43,6 +48,9 @@ def _add_key(app: Any, name: str, **values: Any) -> None:
 def _make(settings: Settings, **changes: Any) -> Any:
     s = dataclasses.replace(settings, geoip_city_path=str(CITY), **changes)
     app = create_app(s, run_jobs=False)
+    # The limits count per minute and per UTC day: a frozen clock keeps a test's requests in
+    # one window, whenever it runs (a minute's or a day's end falls between no two of them).
+    app.state.services.limiter.clock = ManualClock()  # type: ignore[attr-defined]
     _add_key(app, "test")
     return app
 
@@ -207,7 +215,8 @@ def test_wifi_answer(geo_app: Any, api: TestClient) -> None:
     engine = geo_app.state.services.engine
     rows = [("101010101010", 51.5, -0.1), ("202020202020", 51.50001, -0.1)]
     rows += [("303030303030", 51.50002, -0.1), ("404040404040", None, None)]
-    add_macs(engine, "wifi", rows, created=NOW, modified=NOW, last_seen=NOW.date())
+    now = utc_now()
+    add_macs(engine, "wifi", rows, created=now, modified=now, last_seen=now.date())
     wifis = [
         {"macAddress": "10:10:10:10:10:10", "channel": 11, "frequency": 2462, "ssid": "x"},
         {"macAddress": "20-20-20-20-20-20", "signalStrength": -130},
@@ -225,7 +234,8 @@ def test_wifi_answer(geo_app: Any, api: TestClient) -> None:
 
 def test_single_wifi_is_never_answered(geo_app: Any, api: TestClient) -> None:
     engine = geo_app.state.services.engine
-    add_macs(engine, "wifi", [("101010101010", 51.5, -0.1)], created=NOW, modified=NOW)
+    now = utc_now()
+    add_macs(engine, "wifi", [("101010101010", 51.5, -0.1)], created=now, modified=now)
     wifis = [{"macAddress": "101010101010"}, {"macAddress": "999999999999"}]
     res = api.post("/v1/geolocate?key=test", json={"wifiAccessPoints": wifis})
     _error(res, 404, "notFound")
@@ -233,7 +243,8 @@ def test_single_wifi_is_never_answered(geo_app: Any, api: TestClient) -> None:
 
 def test_cell_and_area(geo_app: Any, api: TestClient) -> None:
     engine = geo_app.state.services.engine
-    add_cell(engine, "lte", 234, 30, 1234, 5678, 51.6, -0.2, created=NOW, modified=NOW)
+    now = utc_now()
+    add_cell(engine, "lte", 234, 30, 1234, 5678, 51.6, -0.2, created=now, modified=now)
     cell = {"mobileCountryCode": 234, "mobileNetworkCode": 30, "locationAreaCode": 1234}
     res = api.post(
         "/v1/geolocate?key=test",
@@ -285,7 +296,8 @@ def test_learning_needs_opt_in_and_internal_answer(
 ) -> None:
     engine = geo_app.state.services.engine
     rows = [("101010101010", 51.5, -0.1), ("202020202020", 51.5001, -0.1)]
-    add_macs(engine, "wifi", rows, created=NOW, modified=NOW, last_seen=NOW.date())
+    now = utc_now()
+    add_macs(engine, "wifi", rows, created=now, modified=now, last_seen=now.date())
     wifis = [{"macAddress": m} for m in ("101010101010", "202020202020", "303030303030")]
     queue = geo_app.state.services.queue
     # Keyless without the opt-in header: not learnt.
@@ -332,9 +344,10 @@ def test_garbage_never_500(api: TestClient) -> None:
 def _seed_town(engine: Any) -> None:
     rows = [("0012ab000001", 51.5, -0.1), ("0012ab000002", 51.50005, -0.1)]
     rows += [("0012ab000003", 51.5, -0.10007)]
-    add_macs(engine, "wifi", rows, created=NOW, modified=NOW, last_seen=NOW.date())
-    add_cell(engine, "lte", 234, 30, 12, 99, 51.5, -0.1, created=NOW, modified=NOW)
-    add_cell(engine, "gsm", 234, 30, 12, 4711, 51.5, -0.1, created=NOW, modified=NOW)
+    now = utc_now()
+    add_macs(engine, "wifi", rows, created=now, modified=now, last_seen=now.date())
+    add_cell(engine, "lte", 234, 30, 12, 99, 51.5, -0.1, created=now, modified=now)
+    add_cell(engine, "gsm", 234, 30, 12, 4711, 51.5, -0.1, created=now, modified=now)
 
 
 def _near(res: Any, max_m: float = 200.0) -> None:

@@ -16,7 +16,10 @@ from netatlas.location.ids import cell_id
 from netatlas.location.models import RADIO_CODE, blue_shards, cell_area, cell_tables, wifi_shards
 from netatlas.monitor.models import STAT_KEYS, stat
 
-NOW = int(time.time() * 1000)
+
+def now_ms() -> int:
+    """Now in ms since the epoch, read when a report is built (never at import)."""
+    return int(time.time() * 1000)
 
 
 def _wifi(conn: Any, mac: str) -> Any:
@@ -36,7 +39,7 @@ def neostumbler_batch() -> bytes:
     for i in range(3):
         items.append(
             {
-                "timestamp": NOW,
+                "timestamp": now_ms(),
                 "position": {
                     "latitude": 52.52 + i * 1e-5,
                     "longitude": 13.405,
@@ -96,7 +99,7 @@ def tower_collector_batch() -> dict[str, Any]:
     return {
         "items": [
             {
-                "timestamp": NOW,
+                "timestamp": now_ms(),
                 "position": {
                     "latitude": 50.061234567891,
                     "longitude": 19.937123456789,
@@ -207,7 +210,7 @@ def test_real_clients_become_stations(client: Any, ctx: Context) -> None:
 
 def _report(lat: float, lon: float) -> dict[str, Any]:
     return {
-        "timestamp": NOW,
+        "timestamp": now_ms(),
         "position": {"latitude": lat, "longitude": lon, "accuracy": 10.0, "source": "gnss"},
         "wifiAccessPoints": [
             {"macAddress": "00:11:22:33:44:55", "signalStrength": -60},

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-import time
-
+from netatlas.clock import ManualClock
 from netatlas.jobs.context import Context
 
 
@@ -23,14 +22,16 @@ def test_push_claim_ack(ctx: Context) -> None:
     assert q.queues() == []
 
 
-def test_expired_lease_redelivers_same_batch(ctx: Context) -> None:
+def test_expired_lease_redelivers_same_batch(ctx: Context, queue_clock: ManualClock) -> None:
     q = ctx.queue
-    q.lease_seconds = 0.2  # type: ignore[attr-defined]
+    lease = ctx.settings.lease_seconds
     q.push("a", [b"x", b"y"])
     first = q.claim("a", 10)
     assert first is not None
     assert q.claim("a", 10) is None  # leased
-    time.sleep(0.3)
+    queue_clock.advance(lease - 1)
+    assert q.claim("a", 10) is None  # still leased
+    queue_clock.advance(2)  # the lease has run out
     again = q.claim("a", 10)
     assert again is not None
     assert again.id == first.id

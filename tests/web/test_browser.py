@@ -35,6 +35,7 @@ from netatlas.settings import Settings
 from netatlas.web.admin.auth import set_password
 from tests.broadband.conftest import make_live, serve
 from tests.datamap.factories import add_cells
+from tests.live import PATIENCE
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -60,6 +61,7 @@ FLAGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
 PASSWORD = "correct horse battery"
+PATIENCE_MS = int(PATIENCE * 1000)
 CENTRE = (51.48, -0.005)
 
 
@@ -161,6 +163,8 @@ def page(
         else:
             route.continue_()
 
+    # Waits end when their condition holds; the bound only ends a hang on a loaded machine.
+    context.set_default_timeout(PATIENCE_MS)
     context.route("**/*", guard)
     context.on(
         "request",
@@ -237,9 +241,7 @@ def test_the_map_draws_real_aggregates_and_the_slider_changes_the_period(
     page: Any, site: Site, request: pytest.FixtureRequest
 ) -> None:
     page.goto(site.url + "/")
-    page.wait_for_function(
-        "() => Number(document.getElementById('map').dataset.drawn) > 0", timeout=20000
-    )
+    page.wait_for_function("() => Number(document.getElementById('map').dataset.drawn) > 0")
     drawn = int(page.get_attribute("#map", "data-drawn"))
     assert page.locator("path.leaflet-interactive").count() >= drawn
     assert page.locator("#legend li").count() == 7
@@ -260,9 +262,7 @@ def test_the_map_draws_real_aggregates_and_the_slider_changes_the_period(
     # Play steps through the periods from the first.
     page.click("#play")
     assert page.get_attribute("#play", "aria-pressed") == "true"
-    page.wait_for_function(
-        f"() => document.getElementById('map').dataset.period !== {first!r}", timeout=5000
-    )
+    page.wait_for_function(f"() => document.getElementById('map').dataset.period !== {first!r}")
     page.click("#play")
     assert page.get_attribute("#play", "aria-pressed") == "false"
 
@@ -304,7 +304,7 @@ def test_the_coverage_page_shows_tiles(
 ) -> None:
     page.goto(site.url + "/coverage")
     page.wait_for_function(
-        "() => Number(document.getElementById('map').dataset.tilesLoaded || 0) > 0", timeout=20000
+        "() => Number(document.getElementById('map').dataset.tilesLoaded || 0) > 0"
     )
     _contrast(page)
     assert page.locator("img.leaflet-tile-loaded[src*='/tiles/']").count() > 0
@@ -328,7 +328,7 @@ def test_a_speed_test_runs_and_its_survey_is_saved(
     page.goto(site.url + "/speedtest")
     page.evaluate(FILL)
     page.wait_for_function(
-        "() => window.netatlasSpeedtest && window.netatlasSpeedtest.done === true", timeout=60000
+        "() => window.netatlasSpeedtest && window.netatlasSpeedtest.done === true"
     )
     state = page.evaluate("window.netatlasSpeedtest")
     assert state["survey"]["status"] == 201, state

@@ -7,6 +7,7 @@ from functools import cached_property
 
 from sqlalchemy import Engine
 
+from netatlas.clock import Clock, system_clock
 from netatlas.db.engine import engine_from_settings
 from netatlas.geo.protocols import RegionLookup
 from netatlas.queue import Queue, make_queue
@@ -24,9 +25,11 @@ class Context:
     flush: bool = False
 
     @classmethod
-    def from_settings(cls, settings: Settings, engine: Engine | None = None) -> Context:
+    def from_settings(
+        cls, settings: Settings, engine: Engine | None = None, clock: Clock = system_clock
+    ) -> Context:
         engine = engine or engine_from_settings(settings)
-        return cls(settings=settings, engine=engine, queue=make_queue(settings, engine))
+        return cls(settings=settings, engine=engine, queue=make_queue(settings, engine, clock))
 
     @cached_property
     def regions(self) -> RegionLookup:

@@ -7,7 +7,6 @@ items are on disk (WAL). Claiming moves items into ``queue_batch`` in one transa
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 
@@ -15,6 +14,7 @@ import msgspec
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from netatlas.clock import Clock, system_clock
 from netatlas.db.models import queue_batch, queue_item
 from netatlas.queue.base import Batch, QueueUnavailable
 
@@ -32,9 +32,14 @@ class _Pending:
 
 
 class SqlQueue:
-    def __init__(self, engine: Engine, lease_seconds: float = 300.0) -> None:
+    def __init__(
+        self, engine: Engine, lease_seconds: float = 300.0, clock: Clock = system_clock
+    ) -> None:
         self.engine = engine
         self.lease_seconds = lease_seconds
+        # Item creation times and lease deadlines are read from this clock (seconds since
+        # the epoch), so a test can run a lease out by advancing it.
+        self.clock = clock
         self._writer = threading.Lock()
         self._pending_lock = threading.Lock()
         self._pending: list[_Pending] = []
@@ -48,7 +53,7 @@ class SqlQueue:
         """
         if not items:
             return
-        now = time.time()
+        now = self.clock()
         entry = _Pending([{"queue": queue, "payload": item, "created": now} for item in items])
         with self._pending_lock:
             self._pending.append(entry)
@@ -69,7 +74,7 @@ class SqlQueue:
             raise entry.error
 
     def claim(self, queue: str, limit: int) -> Batch | None:
-        now = time.time()
+        now = self.clock()
         with self.engine.begin() as conn:
             expired = conn.execute(
                 select(queue_batch.c.id, queue_batch.c.payload, queue_batch.c.attempts)
@@ -118,7 +123,7 @@ class SqlQueue:
             conn.execute(delete(queue_batch).where(queue_batch.c.id == batch.id))
 
     def commit(self, batch: Batch, pushes: Mapping[str, Sequence[bytes]]) -> None:
-        now = time.time()
+        now = self.clock()
         rows = [
             {"queue": name, "payload": item, "created": now}
             for name, items in pushes.items()

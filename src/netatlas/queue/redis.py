@@ -6,11 +6,14 @@ items of one claimed batch; ``qb:<name>`` a hash of claimed batch ids → delive
 each one Lua script or MULTI/EXEC, so a crash of the client at any point leaves every item
 either waiting, in exactly one claimed batch, or done. Durability of Redis itself is the
 operator's choice (``appendonly yes`` in production).
+
+Lease deadlines are seconds since the epoch by the queue's clock: the client computes each
+deadline and stores it as the score, and the claim script compares scores with the client's
+``now``; Redis's own ``TIME`` is never read, so a test can run a lease out with a manual clock.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -18,6 +21,7 @@ from typing import Any, cast
 import redis
 from redis.exceptions import RedisError
 
+from netatlas.clock import Clock, system_clock
 from netatlas.queue.base import Batch, QueueUnavailable
 
 PREFIX = "netatlas:"
@@ -47,9 +51,10 @@ return {id, items, 1}
 
 
 class RedisQueue:
-    def __init__(self, url: str, lease_seconds: float = 300.0) -> None:
+    def __init__(self, url: str, lease_seconds: float = 300.0, clock: Clock = system_clock) -> None:
         self.client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
         self.lease_seconds = lease_seconds
+        self.clock = clock
         self._claim = self.client.register_script(_CLAIM)
 
     @staticmethod
@@ -74,7 +79,7 @@ class RedisQueue:
             result = self._claim(
                 keys=[lst, batches, leases],
                 args=[
-                    time.time(),
+                    self.clock(),
                     self.lease_seconds,
                     limit,
                     self._items_prefix(queue),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +19,27 @@ from netatlas.broadband.ndt7.server import Limits
 from netatlas.broadband.ndt7.summary import summarize
 from tests.broadband.conftest import LiveServer
 from tests.broadband.ndt7.mlab_format import NAME, check_document, read
+from tests.live import wait_until
 
 pytestmark = pytest.mark.slow
 
 
-def stored(live: LiveServer, uuid: str | None, timeout: float = 10) -> dict[str, Any]:
+def stored(live: LiveServer, uuid: str | None) -> dict[str, Any]:
     """The test's row, once the server has written it (just after the close)."""
     assert uuid
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row = get_measurement(live.broadband.engine, uuid)
-        if row is not None:
-            return row
-        time.sleep(0.05)
-    raise AssertionError(f"no measurements row for {uuid}")
+    return wait_until(
+        lambda: get_measurement(live.broadband.engine, uuid), f"the measurements row of {uuid}"
+    )
+
+
+def idle(live: LiveServer) -> None:
+    """Wait until no test holds a place: the row is stored just before the place is freed."""
+    wait_until(lambda: live.broadband.guard.running == 0, "the server's tests to end")
+
+
+def server_elapsed(measurement: dict[str, Any]) -> float:
+    """Seconds since the start of the test, by the server's clock."""
+    return float(measurement["AppInfo"]["ElapsedTime"]) / 1e6
 
 
 def refused(live: LiveServer, direction: str = "download", **kwargs: Any) -> tuple[int, str]:
@@ -68,13 +74,17 @@ def test_download_over_a_real_socket(live: LiveServer) -> None:
         b == 2 * a for a, b in zip(result.message_sizes, result.message_sizes[1:], strict=False)
     )
     assert result.num_bytes > 0
-    assert 0.9 < result.elapsed < 2.5  # runtime 1 s in these tests
     # Measurement messages: AppInfo, ConnectionInfo, Origin, Test, kernel TCPInfo.
     last = result.server_measurements[-1]
     assert {"AppInfo", "ConnectionInfo", "Origin", "Test", "TCPInfo"} <= set(last)
     assert last["Origin"] == "server" and last["Test"] == "download"
     assert last["TCPInfo"]["BytesAcked"] > 0
-    assert 2 <= len(result.server_measurements) <= 45  # Poisson, mean 250 ms, ≥ 25 ms apart
+    # It ran its runtime (1 s in these tests) and ended normally, before the hard stop (a hard
+    # stop closes with 1002): judged by the server's own figures, however loaded the machine.
+    assert server_elapsed(last) >= 1.0
+    # Poisson, mean 250 ms, ≥ 25 ms apart: at most one per 25 ms, and the final one.
+    count = len(result.server_measurements)
+    assert 2 <= count <= server_elapsed(last) / spec.SAMPLE_MIN + 2
     row, test = check_stored(live, result)
     assert row["num_bytes"] == test["ServerMeasurements"][-1]["AppInfo"]["NumBytes"]
     assert row["num_bytes"] == result.num_bytes
@@ -84,8 +94,10 @@ def test_download_over_a_real_socket(live: LiveServer) -> None:
     assert {"Name": "client_name", "Value": "netatlas-ndt7-client"} in test["ClientMetadata"]
 
 
+@pytest.mark.parametrize("live", [{"full_runtime": True}], indirect=True)
 def test_upload_over_a_real_socket(live: LiveServer) -> None:
-    # The client stops first (0.5 s, the server's runtime is 1 s): every byte is counted.
+    # The client stops first (0.5 s; the server's runtime is the full 10 s here, so that a
+    # loaded machine cannot make the server stop first): every byte is counted.
     # Measurements go out at Poisson intervals (mean 250 ms): a 0.5 s upload sees none in about
     # one run of seven, and then the client never learns the test's id. Such a run is repeated.
     for _ in range(5):
@@ -107,15 +119,17 @@ def test_upload_over_a_real_socket(live: LiveServer) -> None:
 def test_upload_ends_at_the_runtime_with_the_servers_last_measurement(live: LiveServer) -> None:
     # The client would go on for 10 s; the server stops at its runtime (1 s here), sends
     # its last measurement and closes.
-    result = asyncio.run(run_test(live.ws, "upload", duration=10.0))
-    assert result.elapsed < 4
+    client_duration = 10.0
+    result = asyncio.run(run_test(live.ws, "upload", duration=client_duration))
+    assert result.elapsed < client_duration  # the server ended it, not the client
     assert result.close_code == 1000
     _row, test = check_stored(live, result)
     assert test["ServerMeasurements"][-1] == result.server_measurements[-1]
+    assert server_elapsed(result.server_measurements[-1]) >= 1.0  # not before its runtime
 
 
 def test_a_client_that_stops_reading_is_cut_at_the_hard_stop(live: LiveServer) -> None:
-    async def stall() -> tuple[float, str | None]:
+    async def stall() -> dict[str, Any]:
         from websockets.asyncio.client import connect
 
         async with connect(
@@ -124,18 +138,16 @@ def test_a_client_that_stops_reading_is_cut_at_the_hard_stop(live: LiveServer) -
             compression=None,
             max_queue=1,
         ) as ws:
-            start = time.monotonic()
             first = await ws.recv()  # the first measurement, then nothing is read
             uuid = json.loads(first)["ConnectionInfo"]["UUID"]
-            await asyncio.sleep(4.5)
-            return time.monotonic() - start, uuid
+            # The connection stays open and unread: only the server's hard stop can end the
+            # test and store it (without one this wait would fail).
+            return await asyncio.to_thread(stored, live, uuid)
 
-    _, uuid = asyncio.run(stall())
-    row = stored(live, uuid)
+    row = asyncio.run(stall())
     doc = read(Path(live.broadband.settings.data_dir) / row["archive"])
     test = check_document(doc)
-    elapsed = test["ServerMeasurements"][-1]["AppInfo"]["ElapsedTime"] / 1e6
-    assert 2.9 < elapsed < 3.6  # max_runtime is 3 s in these tests
+    assert server_elapsed(test["ServerMeasurements"][-1]) > 2.9  # max_runtime is 3 s here
 
 
 @pytest.mark.parametrize("live", [{"full_runtime": True}], indirect=True)
@@ -143,7 +155,9 @@ def test_early_exit_stops_the_download_at_250_mb(live: LiveServer) -> None:
     live.broadband.limits = Limits(runtime=4.0, max_runtime=6.0)
     result = asyncio.run(run_test(live.ws, "download", metadata={"early_exit": "250"}))
     assert result.num_bytes <= spec.EARLY_EXIT_BYTES + spec.MAX_SCALED_MESSAGE_SIZE
-    if result.elapsed < 3.5:  # it stopped early: at 250 MB
+    # The server's last measurement comes after its loop ends: before the 4 s runtime, only
+    # the 250 MB can have ended it (a loaded machine may not get there in 4 s).
+    if server_elapsed(result.server_measurements[-1]) < 4.0:
         assert result.num_bytes >= spec.EARLY_EXIT_BYTES
     row = stored(live, result.uuid)
     assert row["num_bytes"] == result.num_bytes
@@ -193,18 +207,30 @@ def test_bad_handshakes_get_clear_errors(live: LiveServer) -> None:
 
 @pytest.mark.parametrize("live", [{"ndt7_max_tests": 1}], indirect=True)
 def test_tests_past_the_cap_get_503(live: LiveServer) -> None:
-    async def both() -> tuple[ClientResult, tuple[int, str]]:
-        first = asyncio.create_task(run_test(live.ws, "download"))
-        await asyncio.sleep(0.4)
-        with pytest.raises(InvalidStatus) as info:
-            await run_test(live.ws, "upload", duration=0.5)
-        body = json.loads(info.value.response.body or b"{}")
-        return await first, (info.value.response.status_code, body["error"]["message"])
+    # The first test is an upload that lasts until its client closes (the server's runtime is
+    # the full 10 s): it holds the only place for as long as the second attempt takes.
+    live.broadband.limits = Limits()
 
-    first, (status, message) = asyncio.run(both())
+    async def both() -> tuple[int | None, str, tuple[int, str]]:
+        from websockets.asyncio.client import connect
+
+        async with connect(
+            f"{live.ws}/ndt/v7/upload",
+            subprotocols=[spec.SUBPROTOCOL],  # type: ignore[list-item]
+            compression=None,
+        ) as ws:
+            # The server's first measurement: its test is running and holds the place.
+            uuid = json.loads(await ws.recv())["ConnectionInfo"]["UUID"]
+            with pytest.raises(InvalidStatus) as info:
+                await run_test(live.ws, "upload", duration=0.5)
+            body = json.loads(info.value.response.body or b"{}")
+        return ws.close_code, uuid, (info.value.response.status_code, body["error"]["message"])
+
+    close_code, uuid, (status, message) = asyncio.run(both())
     assert status == 503 and "as many tests as it can" in message
-    assert first.close_code == 1000
-    stored(live, first.uuid)
+    assert close_code == 1000
+    stored(live, uuid)
+    idle(live)
     asyncio.run(run_test(live.ws, "upload", duration=0.3))  # the place is free again
 
 

@@ -17,6 +17,7 @@ from netatlas.settings import Settings
 from tests.broadband.conftest import serve
 from tests.broadband.ndt7.mlab_format import check_document, read
 from tests.broadband.ndt7.test_server import LiveServer, stored
+from tests.live import listening_port, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -60,14 +61,11 @@ def test_the_separate_process_counts_reach_metrics(settings: Settings) -> None:
     import socket
     import subprocess
     import sys
-    import time
 
     from starlette.testclient import TestClient
 
     from netatlas.app import create_app
-    from tests.broadband.conftest import free_port
 
-    port = free_port()
     env = {
         **os.environ,
         "NETATLAS_DATA_DIR": str(settings.data_dir),
@@ -75,18 +73,20 @@ def test_the_separate_process_counts_reach_metrics(settings: Settings) -> None:
         "NETATLAS_REDIS_URL": settings.redis_url,
         "NETATLAS_LOG_LEVEL": "warning",
     }
-    command = [sys.executable, "-m", "netatlas.cli", "ndt7", "--port", str(port)]
+    # Port 0: the process listens where the kernel says, and /proc tells us where.
+    command = [sys.executable, "-m", "netatlas.cli", "ndt7", "--port", "0"]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while True:
+        port = listening_port(proc.pid, lambda: proc.poll() is None)
+
+        def answers() -> bool:
+            assert proc.poll() is None, "the ndt7 process exited"
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/__lbheartbeat__").status_code == 200:
-                    break
+                return httpx.get(f"http://127.0.0.1:{port}/__lbheartbeat__").status_code == 200
             except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "no ndt7 process"
-            time.sleep(0.1)
+                return False
+
+        wait_until(answers, "the ndt7 process to answer")
         app = create_app(settings, run_jobs=False)
         with TestClient(app) as client:
             series = 'netatlas_ndt7_tests_total{direction="upload",status="400"} '
@@ -108,10 +108,8 @@ def test_the_separate_process_counts_reach_metrics(settings: Settings) -> None:
             with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
                 sock.sendall(handshake.encode())
                 assert sock.recv(200).startswith(b"HTTP/1.1 400")
-            deadline = time.monotonic() + 30  # flushed every FLUSH_SECONDS
-            while count() != before + 1:
-                assert time.monotonic() < deadline, "the ndt7 process's count never arrived"
-                time.sleep(0.2)
+            # Flushed every FLUSH_SECONDS.
+            wait_until(lambda: count() == before + 1, "the ndt7 process's count", pause=0.2)
         app.state.services.close()
     finally:
         proc.terminate()
