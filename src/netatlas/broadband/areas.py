@@ -327,7 +327,7 @@ def _nearest_batch(edges: _Edges, lat: F64, lon: F64, tolerance_m: float) -> I64
     # Distances in a plane tangent at each point (longitudes scaled by the cosine of its
     # latitude): exact enough over tens of kilometres, then checked on the sphere below.
     best_d2, best_edge, best_x, best_y = [], [], [], []
-    step = max(1, 1_000_000 // k)
+    step = max(1, 250_000 // k)  # pairs of point and run at once: a few MB an array
     for i in range(0, pt.size, step):
         p = pt[i : i + step]
         c = chunk[i : i + step]
