@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 from netatlas.broadband.aggregate.config import ConfigError, parse_aggregations
 from netatlas.broadband.aggregate.models import stats_bin, stats_state
 from netatlas.broadband.aggregate.update import update_statistics
-from netatlas.broadband.areas import CountriesLayer, assign, get_layer
+from netatlas.broadband.areas import CountriesLayer, H3Layer, assign, get_layer, rebin_codes
 from netatlas.broadband.areas_import import import_layer
 from netatlas.broadband.mlab_files import convert_row
 from netatlas.broadband.mlab_import import import_items
@@ -250,6 +250,17 @@ def test_the_tolerance_is_in_kilometres_at_high_latitudes(engine: Engine) -> Non
         assert (code >= 0) == (km < 25.0), (la, lo, km)
         checked += 1
     assert checked > 100 and (found >= 0).sum() > 20
+
+
+def test_rebinning_into_countries_keeps_coastal_cells(engine: Engine) -> None:
+    # A hexagon whose centre is in the sea off Seattle, re-binned into countries by a query.
+    hexes, countries = H3Layer(8), get_layer(engine, "countries")
+    cell = hexes.assign(np.array([OFF_SEATTLE[0]]), np.array([OFF_SEATTLE[1]]))
+    lat, lon = hexes.centres(cell)
+    assert countries.assign(lat, lon).tolist() == [-1]
+    assert countries.keys(rebin_codes(hexes, cell, countries)) == ["US"]
+    far = hexes.assign(np.array([FAR_OUT[0]]), np.array([FAR_OUT[1]]))
+    assert rebin_codes(hexes, far, countries).tolist() == [-1]
 
 
 # ---- configuration -----------------------------------------------------------------------------

@@ -563,7 +563,8 @@ def _with_nearest(layer: AreaLayer, lat: F64, lon: F64, codes: I64, tolerance_m:
 
 def rebin_codes(source: AreaLayer, codes: I64, target: AreaLayer) -> I64:
     """The code in ``target`` of each ``source`` area: parent cells and tiles where the grids
-    nest, else the target area holding the source area's centre."""
+    nest, else the target area holding the source area's centre (or, for a centre just
+    outside a polygon layer, the nearest area within :data:`DEFAULT_TOLERANCE_M`)."""
     if (
         isinstance(source, H3Layer)
         and isinstance(target, H3Layer)
@@ -578,5 +579,6 @@ def rebin_codes(source: AreaLayer, codes: I64, target: AreaLayer) -> I64:
         return source.parents(codes, target.zoom)
     uniq, inverse = np.unique(codes, return_inverse=True)
     lat, lon = source.centres(uniq)
-    result: I64 = target.assign(lat, lon)[inverse.reshape(-1)]
+    found = _with_nearest(target, lat, lon, target.assign(lat, lon), DEFAULT_TOLERANCE_M)
+    result: I64 = found[inverse.reshape(-1)]
     return result
