@@ -9,6 +9,12 @@ Four kinds of layer, each answering with int64 codes (-1: outside every area):
 * any other name — a polygon layer imported with ``netatlas areas import``
   (:mod:`.areas_import`), keyed by the chosen property.
 
+Polygon layers leave gaps: a coastline drawn at 1:50m puts IP locations in a harbour or just
+off the shore in the sea, and imported layers rarely meet exactly. :func:`assign` therefore
+gives a point outside every polygon to the nearest one when it lies within a tolerance (metres,
+measured on the sphere); only those points are searched, against an index of the polygons'
+edges built the first time it is needed.
+
 Bins of one layer can be re-binned into a coarser one: H3 cells into their parents, tiles
 into the tiles that hold them, any area into the area of another layer holding its centre.
 """
@@ -20,6 +26,7 @@ import math
 import re
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import h3.api.basic_int as h3
@@ -32,7 +39,16 @@ from sqlalchemy import Engine, select
 from netatlas.broadband.aggregate.models import area, area_layer
 from netatlas.geo.regions import get_regions, region_name
 
-__all__ = ["AreaLayer", "UnknownLayer", "assign", "get_layer", "layer_names", "valid_layer_name"]
+__all__ = [
+    "DEFAULT_TOLERANCE_M",
+    "AreaLayer",
+    "CountriesLayer",
+    "UnknownLayer",
+    "assign",
+    "get_layer",
+    "layer_names",
+    "valid_layer_name",
+]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -40,6 +56,14 @@ I64 = npt.NDArray[np.int64]
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _encode = msgspec.json.encode
 MAX_MERCATOR_LAT = 85.05112878
+#: Points outside every polygon but this close to one (metres) count as in the nearest one.
+DEFAULT_TOLERANCE_M = 25_000.0
+#: Metres in a degree of latitude (and of longitude at the equator), on the mean sphere.
+METRES_PER_DEGREE = 6_371_008.8 * math.pi / 180.0
+#: Polygon edges per entry of the nearest-edge index.
+EDGES_PER_CHUNK = 16
+#: Points searched at once (the candidate edges of a batch are held in memory together).
+NEAREST_BATCH = 2048
 
 
 class UnknownLayer(ValueError):
@@ -203,8 +227,146 @@ class QuadkeyLayer:
         return None
 
 
+@dataclass(frozen=True)
+class _Edges:
+    """Every edge of a layer's polygons (outer rings and holes), with the area it bounds, and
+    an STRtree over runs of up to :data:`EDGES_PER_CHUNK` consecutive edges of one ring."""
+
+    ax: F64  # first end, degrees
+    ay: F64
+    bx: F64  # second end
+    by: F64
+    owner: I64  # area code
+    chunk_start: I64  # first edge of each run
+    chunk_end: I64  # one past its last edge
+    tree: shapely.STRtree
+
+    @classmethod
+    def of(cls, geoms: npt.NDArray[np.object_]) -> _Edges:
+        parts, part_owner = shapely.get_parts(geoms, return_index=True)
+        rings, ring_part = shapely.get_rings(parts, return_index=True)
+        coords, ring = shapely.get_coordinates(rings, return_index=True)
+        same = ring[1:] == ring[:-1]  # consecutive vertices of one ring make an edge
+        a, b = coords[:-1][same], coords[1:][same]
+        edge_ring = ring[:-1][same]
+        owner = part_owner[ring_part[edge_ring]].astype(np.int64)
+        # Runs never span two rings: one box round two far-apart islands would make every
+        # point between them a candidate.
+        n, k = edge_ring.size, EDGES_PER_CHUNK
+        new_ring = np.ones(n, bool)
+        new_ring[1:] = edge_ring[1:] != edge_ring[:-1]
+        ring_first = np.maximum.accumulate(np.where(new_ring, np.arange(n), 0))
+        starts = new_ring | ((np.arange(n) - ring_first) % k == 0)
+        chunk_start = np.flatnonzero(starts).astype(np.int64)
+        chunk_end = np.append(chunk_start[1:], n).astype(np.int64)
+        xs, ys = np.stack([a[:, 0], b[:, 0]]), np.stack([a[:, 1], b[:, 1]])
+        boxes = shapely.box(
+            np.minimum.reduceat(xs.min(axis=0), chunk_start),
+            np.minimum.reduceat(ys.min(axis=0), chunk_start),
+            np.maximum.reduceat(xs.max(axis=0), chunk_start),
+            np.maximum.reduceat(ys.max(axis=0), chunk_start),
+        )
+        return cls(
+            a[:, 0],
+            a[:, 1],
+            b[:, 0],
+            b[:, 1],
+            owner,
+            chunk_start,
+            chunk_end,
+            shapely.STRtree(boxes),
+        )
+
+
+def _reach(lat: F64, tolerance_m: float) -> tuple[float, F64]:
+    """Half the height and width (degrees) of a box holding every point within
+    ``tolerance_m`` of each latitude: the spherical cap's latitude and longitude spans."""
+    delta = tolerance_m / METRES_PER_DEGREE
+    sin_delta = math.sin(math.radians(min(delta, 90.0)))
+    cos_lat = np.cos(np.radians(lat))
+    wide = sin_delta >= cos_lat  # the cap holds a pole: every longitude
+    ratio = np.where(wide, 1.0, sin_delta / np.where(wide, 1.0, cos_lat))
+    dlon = np.where(wide, 180.0, np.degrees(np.arcsin(np.minimum(ratio, 1.0))))
+    return delta * (1 + 1e-9) + 1e-9, dlon * (1 + 1e-9) + 1e-9
+
+
+def _haversine_m(lat1: F64, lon1: F64, lat2: F64, lon2: F64) -> F64:
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    h = (
+        np.sin((p2 - p1) / 2) ** 2
+        + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    )
+    result: F64 = 2 * METRES_PER_DEGREE * np.degrees(np.arcsin(np.sqrt(np.minimum(h, 1.0))))
+    return result
+
+
+def _wrap(dlon: F64) -> F64:
+    result: F64 = (dlon + 180.0) % 360.0 - 180.0
+    return result
+
+
+def _nearest_batch(edges: _Edges, lat: F64, lon: F64, tolerance_m: float) -> I64:
+    """The area of the nearest edge within ``tolerance_m`` of each point, or -1."""
+    out = np.full(lat.size, -1, np.int64)
+    dlat, dlon = _reach(lat, tolerance_m)
+    # Boxes round each point; those crossing the antimeridian once more from the other side.
+    point = [np.arange(lat.size)]
+    centre = [lon]
+    for shift, beyond in ((360.0, lon - dlon < -180.0), (-360.0, lon + dlon > 180.0)):
+        point.append(np.flatnonzero(beyond))
+        centre.append(lon[beyond] + shift)
+    crossing = sum(p.size for p in point) > lat.size
+    owner_of_box = np.concatenate(point)
+    x = np.concatenate(centre)
+    y, w = lat[owner_of_box], dlon[owner_of_box]
+    box, chunk = edges.tree.query(shapely.box(x - w, y - dlat, x + w, y + dlat))
+    if box.size == 0:
+        return out
+    pt = owner_of_box[box]
+    k, n = EDGES_PER_CHUNK, edges.owner.size
+    # Distances in a plane tangent at each point (longitudes scaled by the cosine of its
+    # latitude): exact enough over tens of kilometres, then checked on the sphere below.
+    best_d2, best_edge, best_x, best_y = [], [], [], []
+    step = max(1, 250_000 // k)  # pairs of point and run at once: a few MB an array
+    for i in range(0, pt.size, step):
+        p = pt[i : i + step]
+        c = chunk[i : i + step]
+        seg = edges.chunk_start[c][:, None] + np.arange(k)
+        valid = seg < edges.chunk_end[c][:, None]
+        seg = np.minimum(seg, n - 1)
+        scale = np.maximum(np.cos(np.radians(lat[p])), 1e-12)[:, None]
+        x0, y0 = lon[p][:, None], lat[p][:, None]
+        ax = edges.ax[seg] - x0
+        if crossing:  # the edge moved whole by 360 degrees, never split
+            ax = _wrap(ax)
+        ax, ay = ax * scale, edges.ay[seg] - y0
+        ux, uy = (edges.bx[seg] - edges.ax[seg]) * scale, edges.by[seg] - edges.ay[seg]
+        length2 = ux * ux + uy * uy
+        t = np.clip(-(ax * ux + ay * uy) / np.where(length2 > 0, length2, 1.0), 0.0, 1.0)
+        cx, cy = ax + t * ux, ay + t * uy
+        d2 = np.where(valid, cx * cx + cy * cy, np.inf)
+        j = np.argmin(d2, axis=1)
+        rows = np.arange(p.size)
+        best_d2.append(d2[rows, j])
+        best_edge.append(seg[rows, j])
+        best_x.append(cx[rows, j] / scale[:, 0])
+        best_y.append(cy[rows, j])
+    d2, edge = np.concatenate(best_d2), np.concatenate(best_edge)
+    nx, ny = np.concatenate(best_x), np.concatenate(best_y)
+    order = np.lexsort((d2, pt))
+    first = np.ones(order.size, bool)
+    first[1:] = pt[order][1:] != pt[order][:-1]
+    chosen = order[first]
+    p = pt[chosen]
+    metres = _haversine_m(lat[p], lon[p], lat[p] + ny[chosen], lon[p] + nx[chosen])
+    near = metres <= tolerance_m
+    out[p[near]] = edges.owner[edge[chosen[near]]]
+    return out
+
+
 class _Polygons:
-    """Shared by countries and imported layers: STRtree point-in-polygon over whole areas."""
+    """Shared by countries and imported layers: STRtree point-in-polygon over whole areas,
+    and a nearest-edge search for the points that fall in none."""
 
     spec: str
     version: str
@@ -217,13 +379,38 @@ class _Polygons:
         self._tree = shapely.STRtree(self._geoms)
         self._json: dict[str, bytes] = {}
         self._lock = threading.Lock()
+        self._edges: _Edges | None = None
+
+    def nearest(self, lat: F64, lon: F64, tolerance_m: float) -> I64:
+        """Area code of the polygon nearest to each point (distance on the sphere to its
+        outline) when within ``tolerance_m`` metres; else -1. Meant for points outside every
+        polygon (a point inside one is at distance 0 from it only on its outline)."""
+        out = np.full(lat.size, -1, np.int64)
+        ok = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90))
+        ok = ok[np.abs(lon[ok]) <= 180]
+        if tolerance_m <= 0 or ok.size == 0 or not self._keys:
+            return out
+        with self._lock:
+            if self._edges is None:
+                self._edges = _Edges.of(self._geoms)
+            edges = self._edges
+        for i in range(0, ok.size, NEAREST_BATCH):
+            idx = ok[i : i + NEAREST_BATCH]
+            out[idx] = _nearest_batch(edges, lat[idx], lon[idx], tolerance_m)
+        return out
 
     def assign(self, lat: F64, lon: F64) -> I64:
         out = np.full(lat.size, -1, np.int64)
         ok = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
         if ok.size == 0 or not self._keys:
             return out
-        pt, geom = self._tree.query(shapely.points(lon[ok], lat[ok]), predicate="intersects")
+        x, y = lon[ok], lat[ok]
+        # Envelopes first, then the point-in-polygon test on the prepared polygons (a
+        # predicate in the query would prepare the points instead: 40 times slower inside a
+        # country of thousands of vertices).
+        pt, geom = self._tree.query(shapely.points(x, y))
+        hit = shapely.intersects_xy(self._geoms[geom], x[pt], y[pt])
+        pt, geom = pt[hit], geom[hit]
         # A point on a shared border, or in overlapping areas: the first area wins.
         order = np.lexsort((geom, pt))
         pt, geom = pt[order], geom[order]
@@ -268,6 +455,16 @@ class CountriesLayer(_Polygons):
             return region_name(key)
         except KeyError:
             return None
+
+    def by_country(self, country: npt.NDArray[np.str_]) -> I64:
+        """Area code of each country code (ISO 3166 alpha-2, or GENC as GeoIP answers give
+        them; any case); -1 for empty or unknown codes."""
+        if country.size == 0:
+            return np.zeros(0, np.int64)
+        uniq, inverse = np.unique(country, return_inverse=True)
+        keys = [get_regions().polygon_code(str(c)) or "" for c in uniq.tolist()]
+        codes: I64 = self.codes(keys)[inverse.reshape(-1)]
+        return codes
 
 
 class PolygonLayer(_Polygons):
@@ -343,24 +540,37 @@ def get_layer(engine: Engine, spec: str) -> AreaLayer:
     return layer
 
 
-def assign(layer: AreaLayer, lat: F64, lon: F64) -> I64:
-    """``layer.assign`` once per distinct location (IP locations repeat a lot)."""
+def assign(layer: AreaLayer, lat: F64, lon: F64, tolerance_m: float = DEFAULT_TOLERANCE_M) -> I64:
+    """``layer.assign`` once per distinct location (IP locations repeat a lot); on polygon
+    layers, locations outside every polygon but within ``tolerance_m`` metres of one go to
+    the nearest (0: no such search)."""
     if lat.size < 1024 or isinstance(layer, QuadkeyLayer):  # tiles: plain arithmetic
-        return layer.assign(lat, lon)
+        return _with_nearest(layer, lat, lon, layer.assign(lat, lon), tolerance_m)
     # One complex number per point: numpy's 1-D unique is several times faster than axis=0.
     points = np.nan_to_num(lat, nan=999.0) + 1j * np.nan_to_num(lon, nan=999.0)
     uniq, inverse = np.unique(points, return_inverse=True)
     if uniq.size > 0.8 * lat.size:
-        return layer.assign(lat, lon)
+        return _with_nearest(layer, lat, lon, layer.assign(lat, lon), tolerance_m)
     la = np.where(uniq.real == 999.0, np.nan, uniq.real)
     lo = np.where(uniq.imag == 999.0, np.nan, uniq.imag)
-    codes: I64 = layer.assign(la, lo)[inverse.reshape(-1)]
+    found = _with_nearest(layer, la, lo, layer.assign(la, lo), tolerance_m)
+    codes: I64 = found[inverse.reshape(-1)]
+    return codes
+
+
+def _with_nearest(layer: AreaLayer, lat: F64, lon: F64, codes: I64, tolerance_m: float) -> I64:
+    if not isinstance(layer, _Polygons) or tolerance_m <= 0:
+        return codes
+    outside = np.flatnonzero(codes < 0)
+    if outside.size:
+        codes[outside] = layer.nearest(lat[outside], lon[outside], tolerance_m)
     return codes
 
 
 def rebin_codes(source: AreaLayer, codes: I64, target: AreaLayer) -> I64:
     """The code in ``target`` of each ``source`` area: parent cells and tiles where the grids
-    nest, else the target area holding the source area's centre."""
+    nest, else the target area holding the source area's centre (or, for a centre just
+    outside a polygon layer, the nearest area within :data:`DEFAULT_TOLERANCE_M`)."""
     if (
         isinstance(source, H3Layer)
         and isinstance(target, H3Layer)
@@ -375,5 +585,6 @@ def rebin_codes(source: AreaLayer, codes: I64, target: AreaLayer) -> I64:
         return source.parents(codes, target.zoom)
     uniq, inverse = np.unique(codes, return_inverse=True)
     lat, lon = source.centres(uniq)
-    result: I64 = target.assign(lat, lon)[inverse.reshape(-1)]
+    found = _with_nearest(target, lat, lon, target.assign(lat, lon), DEFAULT_TOLERANCE_M)
+    result: I64 = found[inverse.reshape(-1)]
     return result

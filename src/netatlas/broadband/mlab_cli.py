@@ -135,10 +135,14 @@ def cmd_aggregate(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{r.name}: not updated: {r.error}")
         else:
             how = "rebuilt" if r.rebuilt else "updated"
-            print(
+            where = f" in {r.area}" if r.area else ""
+            line = (
                 f"{r.name}: {how}, {r.tests} tests into {r.bins} bins"
-                f" ({r.unlocated} without an area) in {r.seconds:.1f} s"
+                f" ({r.unlocated} without an area{where}) in {r.seconds:.1f} s"
             )
+            if not r.rebuilt:
+                line += f"; in all {r.totals.tests} tests, {r.totals.unlocated} without an area"
+            print(line)
     if not reports:
         print("nothing new")
     return 1 if failed else 0

@@ -157,6 +157,12 @@ class Regions:
     def __len__(self) -> int:
         return len(self._codes)
 
+    def polygon_code(self, code: str) -> str | None:
+        """The code a region's polygon is kept under (GENC's XW and XR map to PS and SJ), or
+        None for a code no polygon has."""
+        i = self._resolve(code)
+        return None if i is None else self._codes[i]
+
     def _resolve(self, code: str) -> int | None:
         code = code.upper()
         return self._index.get(_POLYGON_ALIASES.get(code, code))

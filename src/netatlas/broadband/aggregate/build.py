@@ -18,9 +18,9 @@ from netatlas.broadband.aggregate import frame as fr
 from netatlas.broadband.aggregate.config import SOURCES, Aggregation
 from netatlas.broadband.aggregate.tests import Tests
 from netatlas.broadband.aggregate.timebins import local_parts, slice_start, zone
-from netatlas.broadband.areas import AreaLayer, assign
+from netatlas.broadband.areas import AreaLayer, CountriesLayer, assign
 
-__all__ = ["Binned", "IspLabels", "bin_tests", "merge"]
+__all__ = ["Binned", "IspLabels", "bin_tests", "by_country", "locate", "merge"]
 
 I64 = npt.NDArray[np.int64]
 KEY_COLUMNS = ("area", "period", "hour", "dow", "isp")
@@ -108,6 +108,35 @@ def _group(keys: dict[str, I64]) -> tuple[I64, int, I64]:
     return group, int(group_sorted[-1]) + 1, order[change]
 
 
+def by_country(agg: Aggregation) -> bool:
+    """Does the aggregation bin by country, so that tests' own country codes count?"""
+    return agg.area == "countries"
+
+
+def locate(agg: Aggregation, t: Tests, layer: AreaLayer) -> I64:
+    """The area code of each test (-1: none). A test's own country code comes first where
+    the layer is the countries and the test keeps its IP location; then the area holding its
+    point, or the nearest within the aggregation's tolerance; a test whose browser location
+    lands in no country counts in the country of its IP address."""
+    lat, lon = t.lat, t.lon
+    survey = None
+    if agg.location == "survey":
+        survey = np.isfinite(t.survey_lat) & np.isfinite(t.survey_lon)
+        lat = np.where(survey, t.survey_lat, lat)
+        lon = np.where(survey, t.survey_lon, lon)
+    tolerance_m = agg.area_tolerance_km * 1000.0
+    if not (by_country(agg) and isinstance(layer, CountriesLayer)):
+        return assign(layer, lat, lon, tolerance_m)
+    own = layer.by_country(t.country)
+    area = own if survey is None else np.where(survey, -1, own)
+    rest = np.flatnonzero(area < 0)
+    if rest.size:
+        area[rest] = assign(layer, lat[rest], lon[rest], tolerance_m)
+        if survey is not None:
+            area = np.where(area < 0, own, area)
+    return area
+
+
 def bin_tests(
     agg: Aggregation,
     tests: Tests,
@@ -122,12 +151,7 @@ def bin_tests(
     t = tests.take(np.flatnonzero(keep))
     n = t.size
     if layer is not None:
-        lat, lon = t.lat, t.lon
-        if agg.location == "survey":
-            has = np.isfinite(t.survey_lat) & np.isfinite(t.survey_lon)
-            lat = np.where(has, t.survey_lat, lat)
-            lon = np.where(has, t.survey_lon, lon)
-        area = assign(layer, lat, lon)
+        area = locate(agg, t, layer)
         located = area >= 0
         unlocated = int(n - located.sum())
         if unlocated:

@@ -14,11 +14,17 @@ The file is TOML (or JSON with the same shape)::
     isp = true                    # bin by ISP (the AS name, rewritten below)
     location = "survey"           # "ip" (default): the IP location; "survey": a survey's
                                   # consented browser location replaces it
+    area_tolerance_km = 25        # polygon layers: a test outside every area but this close
+                                  # to one counts in the nearest; 0: only inside an area
     min_tests = 5                 # fewer tests of a direction: its figures are withheld
     tests_per_client_day = 2      # M-Lab-style de-duplication; 0: keep every test
     sources = ["local", "mlab", "import"]   # default: all
     [aggregation.isp_rewrites]    # Piecewise's form: display name = [patterns]
     "CenturyLink" = ["qwest", "embarq", "centurytel", "centurylink"]
+
+Binned by ``countries``, a test whose source gave its country (M-Lab's client geolocation,
+the GeoIP answer of a test run here) counts in that country wherever its point lies, unless a
+survey's browser location replaced the IP location.
 
 A pattern matches case-insensitively anywhere in ``AS<number> <AS name>``; ``/…/`` is a
 regular expression. The first rule that matches names the ISP; otherwise the AS name is used.
@@ -40,6 +46,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from netatlas.broadband.aggregate.timebins import UNITS, zone
+from netatlas.broadband.areas import DEFAULT_TOLERANCE_M
 from netatlas.db.documents import Configured, get_document
 
 __all__ = [
@@ -58,6 +65,8 @@ DOCUMENT = "aggregations"
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SOURCES = ("local", "mlab", "import")
+#: Largest ``area_tolerance_km`` accepted.
+MAX_TOLERANCE_KM = 200.0
 #: Bumped when the stored form of bins changes (columns, client hashes), so that every
 #: aggregation is rebuilt by the next update rather than merging old bins with new ones.
 STORAGE_FORMAT = 2
@@ -78,6 +87,7 @@ class Aggregation:
     isp: bool = False
     isp_rewrites: tuple[tuple[str, str], ...] = ()  # (pattern, display name)
     location: str = "ip"
+    area_tolerance_km: float = DEFAULT_TOLERANCE_M / 1000
     min_tests: int = 5
     tests_per_client_day: int = 0
     sources: tuple[str, ...] = field(default=SOURCES)
@@ -139,7 +149,7 @@ def _rewrites(value: Any, where: str) -> tuple[tuple[str, str], ...]:
 
 _KEYS = {
     "name", "area", "time", "hour_of_day", "day_of_week", "timezone", "isp", "isp_rewrites",
-    "location", "min_tests", "tests_per_client_day", "sources",
+    "location", "area_tolerance_km", "min_tests", "tests_per_client_day", "sources",
 }  # fmt: skip
 
 
@@ -182,6 +192,15 @@ def _one(raw: Any, where: str) -> Aggregation:
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: {key} must be true or false")
         flags[key] = value
+    tolerance = raw.get("area_tolerance_km", DEFAULT_TOLERANCE_M / 1000)
+    if (
+        isinstance(tolerance, bool)
+        or not isinstance(tolerance, int | float)
+        or not 0 <= tolerance <= MAX_TOLERANCE_KM
+    ):
+        raise ConfigError(
+            f"{where}: area_tolerance_km must be a number from 0 to {MAX_TOLERANCE_KM:g}"
+        )
     rewrites = _rewrites(raw["isp_rewrites"], where) if "isp_rewrites" in raw else ()
     return Aggregation(
         name=name,
@@ -189,6 +208,7 @@ def _one(raw: Any, where: str) -> Aggregation:
         time=time,
         timezone=str(tz),
         location=location,
+        area_tolerance_km=float(tolerance),
         isp_rewrites=rewrites,
         sources=tuple(sources),
         min_tests=ints["min_tests"],

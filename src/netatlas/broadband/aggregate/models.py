@@ -5,7 +5,8 @@
   representative point used when bins are re-binned into another layer.
 * ``stats_state`` — per declared aggregation: the fingerprint of its declaration (a changed
   declaration or polygon layer means a rebuild), the highest ``measurements.id`` aggregated, and
-  a version bumped on every change (the stats API's ETags).
+  a version bumped on every change (the stats API's ETags), and how many tests the bins hold
+  and how many found no area.
 * ``stats_bin`` — one row per bin (area × time slice × hour of day × day of week × ISP): its
   test count and, packed in one column, mergeable partial statistics: counts, sums, min/max,
   M-Lab's 8-bucket histograms, log-bucket quantile sketches and a distinct-client sketch (see
@@ -63,6 +64,8 @@ stats_state = Table(
     Column("watermark", BigInteger, nullable=False),  # highest measurements.id aggregated
     Column("version", Integer, nullable=False),
     Column("updated", DateTime, nullable=False),
+    Column("tests", BigInteger, nullable=False, server_default="0"),  # in the bins
+    Column("unlocated", BigInteger, nullable=False, server_default="0"),  # found no area
 )
 
 

@@ -1,4 +1,5 @@
-"""Reading and writing ``stats_bin`` rows and the per-aggregation ``stats_state``.
+"""Reading and writing ``stats_bin`` rows and the per-aggregation ``stats_state`` (which also
+keeps how many tests the bins hold and how many found no area).
 
 Writers claim an aggregation first: its state row is updated on the condition that its
 version is still the one they read, before any bin is written, in the same transaction. Two
@@ -19,11 +20,28 @@ from sqlalchemy import Connection, delete, select, update
 from netatlas.broadband.aggregate.models import stats_bin, stats_state
 from netatlas.db.upsert import insert_for
 
-__all__ = ["KEYS", "STATS_COLUMNS", "State", "claim", "get_state", "load_bins", "write_bins"]
+__all__ = [
+    "KEYS",
+    "STATS_COLUMNS",
+    "Counts",
+    "State",
+    "claim",
+    "get_state",
+    "load_bins",
+    "write_bins",
+]
 
 KEYS = ("area", "period", "hour", "dow", "isp")
 STATS_COLUMNS = ("tests", "partial")
 BATCH = 5000
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Tests binned, and tests that found no area."""
+
+    tests: int = 0
+    unlocated: int = 0
 
 
 @dataclass(frozen=True)
@@ -32,28 +50,36 @@ class State:
     watermark: int
     version: int
     updated: datetime
+    counts: Counts = Counts()  # totals of the stored bins
+
+
+def _state(row: Any) -> State:
+    counts = Counts(int(row.tests), int(row.unlocated))
+    return State(row.fingerprint, int(row.watermark), int(row.version), row.updated, counts)
 
 
 def get_state(conn: Connection, name: str) -> State | None:
     row = conn.execute(select(stats_state).where(stats_state.c.aggregation == name)).first()
-    if row is None:
-        return None
-    return State(row.fingerprint, int(row.watermark), int(row.version), row.updated)
+    return None if row is None else _state(row)
 
 
 def states(conn: Connection) -> dict[str, State]:
-    rows = conn.execute(select(stats_state)).all()
-    return {
-        r.aggregation: State(r.fingerprint, int(r.watermark), int(r.version), r.updated)
-        for r in rows
-    }
+    return {r.aggregation: _state(r) for r in conn.execute(select(stats_state)).all()}
 
 
 def claim(
-    conn: Connection, name: str, seen: State | None, fingerprint: str, watermark: int
+    conn: Connection,
+    name: str,
+    seen: State | None,
+    fingerprint: str,
+    watermark: int,
+    counts: Counts = Counts(),
+    *,
+    rebuilt: bool = False,
 ) -> int | None:
     """Move the state on from ``seen``; returns the new version, or None when another writer
-    got there first."""
+    got there first. ``counts`` are this run's: they replace the totals after a rebuild and
+    are added to them after an update."""
     now = datetime.now(UTC).replace(tzinfo=None)
     if seen is None:
         stmt = (
@@ -64,16 +90,26 @@ def claim(
                 watermark=watermark,
                 version=1,
                 updated=now,
+                tests=counts.tests,
+                unlocated=counts.unlocated,
             )
             .on_conflict_do_nothing(index_elements=["aggregation"])
             .returning(stats_state.c.version)
         )
         return 1 if conn.execute(stmt).first() is not None else None
+    c = stats_state.c
     result = conn.execute(
         update(stats_state)
-        .where(stats_state.c.aggregation == name, stats_state.c.version == seen.version)
-        .values(fingerprint=fingerprint, watermark=watermark, version=seen.version + 1, updated=now)
-        .returning(stats_state.c.version)
+        .where(c.aggregation == name, c.version == seen.version)
+        .values(
+            fingerprint=fingerprint,
+            watermark=watermark,
+            version=seen.version + 1,
+            updated=now,
+            tests=counts.tests if rebuilt else c.tests + counts.tests,
+            unlocated=counts.unlocated if rebuilt else c.unlocated + counts.unlocated,
+        )
+        .returning(c.version)
     )
     return seen.version + 1 if result.first() is not None else None
 

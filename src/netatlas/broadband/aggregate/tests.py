@@ -3,7 +3,9 @@
 Only tests with a positive throughput count (M-Lab's statistics drop ``MeanThroughputMbps``
 of 0), and of the figures a browser reported only those confirmed since (see
 :mod:`netatlas.broadband.verification`). Each test carries its IP location and, when a
-consented survey is linked to it, the browser location, so an aggregation can choose either.
+consented survey is linked to it, the browser location, so an aggregation can choose either;
+and the country code its source gave (M-Lab's client geolocation, or the GeoIP answer of a
+test run here), when an aggregation is binned by country.
 
 De-duplication: a test's *rank* is how many earlier tests (lower ``measurements.id``) of the
 same client, UTC day and direction there are; the client is the address or, once that is
@@ -52,6 +54,7 @@ class Tests:
     survey_lat: F64  # NaN: no consented survey location
     survey_lon: F64
     rank: I64
+    country: npt.NDArray[np.str_]  # upper-case code of the IP location; "" when unknown
 
     @property
     def size(self) -> int:
@@ -77,9 +80,12 @@ def _floats(values: list[Any]) -> F64:
     return np.array(values, dtype=np.float64)  # None becomes NaN
 
 
-def read_tests(conn: Connection, after_id: int, upto_id: int, *, survey: bool = True) -> Tests:
+def read_tests(
+    conn: Connection, after_id: int, upto_id: int, *, survey: bool = True, country: bool = True
+) -> Tests:
     """Tests with ``after_id < id <= upto_id``, in id order; ``survey=False`` leaves the
-    survey locations out (NaN), which saves two joins when no aggregation uses them."""
+    survey locations out (NaN), which saves two joins when no aggregation uses them, and
+    ``country=False`` the country codes ("")."""
     m = measurements
     down = survey_response.alias("sd")
     up = survey_response.alias("su")
@@ -101,6 +107,7 @@ def read_tests(conn: Connection, after_id: int, upto_id: int, *, survey: bool = 
             m.c.lon,
             func.coalesce(down.c.lat, up.c.lat) if survey else nothing,
             func.coalesce(down.c.lon, up.c.lon) if survey else nothing,
+            *([func.upper(func.coalesce(m.c.region, ""))] if country else []),
         )
         .where(m.c.id > after_id, m.c.id <= upto_id, m.c.mean_mbps > 0, counted(m))
         .order_by(m.c.id)
@@ -117,7 +124,7 @@ def read_tests(conn: Connection, after_id: int, upto_id: int, *, survey: bool = 
         rows = cursor.fetchall()
     finally:
         cursor.close()
-    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [()] * 15
+    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [()] * (15 + country)
     n = len(rows)
     asn = np.array([-1 if a is None else a for a in cols[9]], dtype=np.int64)
     return Tests(
@@ -137,6 +144,7 @@ def read_tests(conn: Connection, after_id: int, upto_id: int, *, survey: bool = 
         survey_lat=_floats(cols[13]),
         survey_lon=_floats(cols[14]),
         rank=np.zeros(n, np.int64),
+        country=np.array(cols[15], dtype="U2") if country else np.full(n, "", "U2"),
     )
 
 

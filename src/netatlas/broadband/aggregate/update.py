@@ -6,6 +6,10 @@ An aggregation seen for the first time, or whose declaration or polygon layer ch
 rebuilt from every test. Tests run against this server (``local``, ``mlab``) are left alone
 for :data:`SURVEY_GRACE` seconds when some aggregation uses survey locations, because the
 survey that carries the browser location is posted just after the test.
+
+The aggregation's state row also keeps how many tests its bins hold and how many found no
+area (outside the layer and its tolerance, or without a location): ``netatlas aggregate``
+prints both for each run, the admin settings page the totals.
 """
 
 from __future__ import annotations
@@ -20,9 +24,23 @@ import numpy as np
 from sqlalchemy import Engine, func, select
 
 from netatlas.broadband.aggregate import frame as fr
-from netatlas.broadband.aggregate.build import KEY_COLUMNS, Binned, IspLabels, bin_tests, merge
+from netatlas.broadband.aggregate.build import (
+    KEY_COLUMNS,
+    Binned,
+    IspLabels,
+    bin_tests,
+    by_country,
+    merge,
+)
 from netatlas.broadband.aggregate.config import Aggregation, load_aggregations
-from netatlas.broadband.aggregate.store import State, claim, get_state, load_bins, write_bins
+from netatlas.broadband.aggregate.store import (
+    Counts,
+    State,
+    claim,
+    get_state,
+    load_bins,
+    write_bins,
+)
 from netatlas.broadband.aggregate.tests import add_ranks, read_tests
 from netatlas.broadband.areas import AreaLayer, UnknownLayer, get_layer
 from netatlas.broadband.models import measurements
@@ -38,9 +56,11 @@ CHUNK = 250_000
 @dataclass
 class UpdateReport:
     name: str
+    area: str | None = None  # the layer
     rebuilt: bool = False
     tests: int = 0  # tests binned in this run
-    unlocated: int = 0  # tests outside the layer or without a location
+    unlocated: int = 0  # tests outside the layer (and its tolerance) or without a location
+    totals: Counts = field(default_factory=Counts)  # of the stored bins after this run
     bins: int = 0  # bins written
     seconds: float = 0.0
     error: str | None = None
@@ -65,7 +85,7 @@ def _plans(
     plans: list[_Plan] = []
     failed: list[UpdateReport] = []
     for agg in aggs:
-        report = UpdateReport(agg.name)
+        report = UpdateReport(agg.name, agg.area)
         try:
             layer = get_layer(engine, agg.area) if agg.area else None
         except UnknownLayer as exc:
@@ -123,8 +143,16 @@ def _write(engine: Engine, plan: _Plan, last: int) -> None:
     keys = _strings(plan, binned)
     frame = binned.frame
     with engine.begin() as conn:
-        if claim(conn, plan.agg.name, plan.state, plan.fingerprint, last) is None:
+        counts = Counts(plan.report.tests, plan.report.unlocated)
+        claimed = claim(
+            conn, plan.agg.name, plan.state, plan.fingerprint, last, counts, rebuilt=plan.full
+        )
+        if claimed is None:
             raise RuntimeError("another process updated it at the same time; skipped")
+        before = plan.state.counts if plan.state is not None and not plan.full else Counts()
+        plan.report.totals = Counts(
+            before.tests + counts.tests, before.unlocated + counts.unlocated
+        )
         if not plan.full and frame.size:
             tuples = list(zip(*(keys[c] for c in KEY_COLUMNS), strict=True))
             stored = load_bins(conn, plan.agg.name, tuples)
@@ -157,9 +185,11 @@ def update_statistics(
     last = _last_id(engine, lo, plans, time.time() if now is None else now)
     needs_rank = any(p.agg.tests_per_client_day > 0 for p in plans)
     survey = any(p.agg.location == "survey" for p in plans)
+    country = any(by_country(p.agg) for p in plans)
     for chunk in range(lo, last, CHUNK):
         with engine.connect() as conn:
-            tests = read_tests(conn, chunk, min(chunk + CHUNK, last), survey=survey)
+            upto = min(chunk + CHUNK, last)
+            tests = read_tests(conn, chunk, upto, survey=survey, country=country)
             if needs_rank:
                 add_ranks(conn, tests)
         for plan in plans:

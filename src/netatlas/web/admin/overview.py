@@ -8,6 +8,7 @@ from sqlalchemy import Engine, func, select
 
 from netatlas.broadband.aggregate.config import ConfigError
 from netatlas.broadband.aggregate.service import StatsService
+from netatlas.broadband.aggregate.store import states
 from netatlas.broadband.form import FormError, load_form
 from netatlas.export.models import export_config
 from netatlas.location.models import api_key
@@ -34,7 +35,8 @@ def overview(engine: Engine) -> dict[str, Any]:
 
 def configuration(settings: Settings, engine: Engine) -> dict[str, Any]:
     """The survey form and the aggregations in force (saved on the admin pages, or from the
-    settings files), or the error that keeps either from loading."""
+    settings files) with how many tests each holds and how many found no area, or the error
+    that keeps either from loading."""
     out: dict[str, Any] = {
         "survey_path": settings.survey_path,
         "aggregations_path": settings.aggregations_path,
@@ -44,7 +46,14 @@ def configuration(settings: Settings, engine: Engine) -> dict[str, Any]:
     except FormError as exc:
         out["form_error"] = str(exc)
     try:
-        out["aggregations"] = StatsService(engine, settings.aggregations_path).aggregations()
+        aggregations = StatsService(engine, settings.aggregations_path).aggregations()
     except ConfigError as exc:
         out["aggregations_error"] = str(exc)
+        return out
+    with engine.connect() as conn:
+        known = states(conn)
+    for agg in aggregations:  # tests in the bins, and tests that found no area
+        state = known.get(agg["name"])
+        agg["counts"] = state.counts if state is not None else None
+    out["aggregations"] = aggregations
     return out
