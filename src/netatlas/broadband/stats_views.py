@@ -22,6 +22,7 @@ from netatlas.broadband.aggregate.query import QueryError
 from netatlas.broadband.aggregate.service import StatsService, render
 from netatlas.web.http import CORS_HEADERS, json_response
 from netatlas.web.openapi import OpenAPIPath, Param, Reply
+from netatlas.web.secret import derive, site_secret
 
 MAX_AGE = 60
 
@@ -30,7 +31,9 @@ def _service(request: Request) -> StatsService:
     service = getattr(request.app.state, "stats_service", None)
     if service is None:
         services = request.app.state.services
-        service = StatsService(services.read_engine, services.settings.aggregations_path)
+        settings = services.settings
+        secret = derive(site_secret(settings.secret_key, settings.data_dir), "broadband-stats")
+        service = StatsService(services.read_engine, settings.aggregations_path, secret)
         request.app.state.stats_service = service
     return service
 

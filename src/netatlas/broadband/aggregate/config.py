@@ -14,7 +14,9 @@ The file is TOML (or JSON with the same shape)::
     isp = true                    # bin by ISP (the AS name, rewritten below)
     location = "survey"           # "ip" (default): the IP location; "survey": a survey's
                                   # consented browser location replaces it
-    min_tests = 5                 # fewer tests of a direction: its figures are withheld
+    min_tests = 5                 # fewer tests of a direction: its figures are withheld (the
+                                  # privacy threshold may ask more, see /privacy)
+    min_clients = 3               # fewer distinct clients in a cell: only counts are published
     tests_per_client_day = 2      # M-Lab-style de-duplication; 0: keep every test
     sources = ["local", "mlab", "import"]   # default: all
     [aggregation.isp_rewrites]    # Piecewise's form: display name = [patterns]
@@ -79,12 +81,15 @@ class Aggregation:
     isp_rewrites: tuple[tuple[str, str], ...] = ()  # (pattern, display name)
     location: str = "ip"
     min_tests: int = 5
+    min_clients: int = 3
     tests_per_client_day: int = 0
     sources: tuple[str, ...] = field(default=SOURCES)
 
     def fingerprint(self, layer_version: str = "") -> str:
         """Changes whenever the bins would: a different declaration or polygon layer."""
-        text = json.dumps([asdict(self), layer_version, STORAGE_FORMAT], sort_keys=True)
+        declared = asdict(self)
+        declared.pop("min_clients")  # decides what is published, not what is stored
+        text = json.dumps([declared, layer_version, STORAGE_FORMAT], sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     @property
@@ -139,7 +144,7 @@ def _rewrites(value: Any, where: str) -> tuple[tuple[str, str], ...]:
 
 _KEYS = {
     "name", "area", "time", "hour_of_day", "day_of_week", "timezone", "isp", "isp_rewrites",
-    "location", "min_tests", "tests_per_client_day", "sources",
+    "location", "min_tests", "min_clients", "tests_per_client_day", "sources",
 }  # fmt: skip
 
 
@@ -171,7 +176,7 @@ def _one(raw: Any, where: str) -> Aggregation:
     if not isinstance(sources, list) or not set(sources) <= set(SOURCES) or not sources:
         raise ConfigError(f"{where}: sources must be a list drawn from {', '.join(SOURCES)}")
     ints = {}
-    for key, default in (("min_tests", 5), ("tests_per_client_day", 0)):
+    for key, default in (("min_tests", 5), ("min_clients", 3), ("tests_per_client_day", 0)):
         value = raw.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"{where}: {key} must be a whole number ≥ 0")
@@ -192,6 +197,7 @@ def _one(raw: Any, where: str) -> Aggregation:
         isp_rewrites=rewrites,
         sources=tuple(sources),
         min_tests=ints["min_tests"],
+        min_clients=ints["min_clients"],
         tests_per_client_day=ints["tests_per_client_day"],
         hour_of_day=flags["hour_of_day"],
         day_of_week=flags["day_of_week"],

@@ -26,12 +26,23 @@ from netatlas.broadband.aggregate.sketch import (
     EXACT_CLIENTS,
     HIST_BUCKETS,
     HLL_M,
+    _mix,
     bucket_index,
     hist_index,
+    hll_estimate,
     hll_update,
 )
 
-__all__ = ["Frame", "Ragged", "from_blobs", "from_tests", "reduce", "to_blobs"]
+__all__ = [
+    "Frame",
+    "Ragged",
+    "digests",
+    "distinct_clients",
+    "from_blobs",
+    "from_tests",
+    "reduce",
+    "to_blobs",
+]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -317,6 +328,39 @@ def from_blobs(blobs: Sequence[bytes]) -> Frame:
     return Frame(
         n, values, sketches, owner[as_set], item[as_set].astype(np.uint64), hll_owner, registers
     )
+
+
+def distinct_clients(frame: Frame) -> F64:
+    """Distinct clients of each bin: the exact set's size, or the registers' estimate."""
+    counts = np.bincount(frame.client_owner, minlength=frame.size).astype(np.float64)
+    if frame.hll_owner.size:
+        counts[frame.hll_owner] = np.round(hll_estimate(frame.hll))
+    return counts
+
+
+# Words of the packed form that depend on the order tests were added in (float sums other than
+# counts): left out of a bin's digest, so that an incremental update and a rebuild agree.
+_UNSTABLE = np.array([1 + k for k, name in enumerate(SUMS) if name not in COUNTS], np.int64)
+
+
+def digests(blobs: Sequence[bytes]) -> U64:
+    """A 64-bit digest of each bin's content: equal for bins holding the same tests however
+    they were merged (counts, extremes, histograms, sketches, client sets and registers)."""
+    n = len(blobs)
+    if n == 0:
+        return np.zeros(0, np.uint64)
+    size = np.array([len(b) // 8 for b in blobs], np.int64)
+    arr = np.frombuffer(b"".join(blobs), _U64).astype(np.uint64)
+    start = np.zeros(n, np.int64)
+    np.cumsum(size[:-1], out=start[1:])
+    owner = np.repeat(np.arange(n, dtype=np.int64), size)
+    position = np.arange(arr.size, dtype=np.int64) - start[owner]
+    with np.errstate(over="ignore"):
+        salt = _mix(position.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(1))
+        mixed = _mix(arr ^ salt)
+        mixed[np.isin(position, _UNSTABLE)] = np.uint64(0)
+        result: U64 = np.add.reduceat(mixed, start).astype(np.uint64)
+    return result
 
 
 def reduce_empty() -> Frame:
