@@ -86,7 +86,7 @@ def test_aggregations_list(api: Any) -> None:
     tiles, hours = body["aggregations"]
     assert tiles["name"] == "tiles" and tiles["bins"] == ["area", "time", "isp"]
     assert tiles["bin_count"] == 4 and tiles["version"] == 1
-    assert tiles["publish_threshold"] == THRESHOLD >= 10 and tiles["min_clients"] == 3
+    assert tiles["publish_threshold"] == THRESHOLD == 15 and tiles["min_clients"] == 3
     assert "download_p95" in tiles["stats"] and "download_max" not in tiles["stats"]
     assert hours["bins"] == ["time", "hour", "dow"]
 

@@ -30,9 +30,7 @@ def test_tcp_info_has_mlabs_fields_and_counts_bytes(pair: tuple[socket.socket, .
         got += len(client.recv(65536))
     info = tcpinfo.tcp_info(server)
     assert info is not None
-    real = json.loads(
-        next((DATA / "mlab" / "ndt7").glob("ndt7-download-2020*.json")).read_text()
-    )
+    real = json.loads(next((DATA / "mlab" / "ndt7").glob("ndt7-download-2020*.json")).read_text())
     real_keys = set(real["Download"]["ServerMeasurements"][0]["TCPInfo"]) - {"ElapsedTime"}
     assert real_keys <= set(info)
     assert info["State"] == 1  # established

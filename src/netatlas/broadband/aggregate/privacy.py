@@ -78,7 +78,7 @@ CLIENT_SCALE = 2.0
 #: Privacy loss of one element's release, for one test (add/remove).
 EPSILON = 1 / COUNT_SCALE + 1 / SPEED_SCALE + 1 / RTT_SCALE + 1 / CLIENT_SCALE
 #: Probability that noise lifts a cell holding one test to a published direction count.
-DELTA = 1e-4
+DELTA = 1e-5
 #: Distinct clients counted per element for the clients gate.
 CLIENT_CAP = 64
 TERMS = 2  # permanent + content-keyed
@@ -151,7 +151,7 @@ def element_noise(secret: bytes, ids: Sequence[bytes], digests: Sequence[int], w
 def _pmf(scale: float, terms: int) -> tuple[I64, F64]:
     """Support and probabilities of a sum of ``terms`` discrete Laplace variables."""
     p = math.exp(-1.0 / scale)
-    reach = int(math.ceil(60 * scale)) + 1
+    reach = math.ceil(60 * scale) + 1
     k = np.arange(-reach, reach + 1)
     one = (1 - p) / (1 + p) * p ** np.abs(k)
     pmf = one

@@ -212,4 +212,3 @@ def publish(noisy: Noisy, stats: Sequence[str], min_clients: int) -> dict[str, l
             good = dl | ul
             out[f"good_{case.key}"] = _round(np.where(good, best, np.nan), 3)
     return out
-
