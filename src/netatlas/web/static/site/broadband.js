@@ -3,6 +3,10 @@
 //
 // Two requests per view: the areas' outlines once (GeoJSON, time and providers merged, which
 // also gives each area's all-time test count), then the figures per area and period (JSON).
+//
+// The API publishes noisy figures only (see /privacy): an area is listed only when it has
+// enough tests (the aggregation's publish_threshold), a count below it is null, and a median
+// or share is null until the area has enough tests and clients for it.
 (function () {
   "use strict";
   var M = window.NetAtlasMaps;
@@ -41,6 +45,9 @@
 
   function status(text) { $("map-status").textContent = text || ""; }
 
+  // The noisy test count an area needs before anything about it is published.
+  function threshold() { return state.agg.publish_threshold || state.agg.min_tests; }
+
   // Share of tests at or above `limit` Mbit/s, from an 8-bucket histogram (log-interpolated).
   function shareAbove(hist, limit) {
     if (!hist) return null;
@@ -55,11 +62,12 @@
     return above / total;
   }
 
-  // The share of tests good enough for a use: an exact statistic when the API has one,
-  // otherwise the smaller of the download and upload shares (an estimate from histograms).
+  // The share of tests good enough for a use: the API's statistic when it has one (null when
+  // the area has too few tests for it), otherwise the smaller of the download and upload
+  // shares (an estimate from histograms).
   function goodShare(r, key) {
     var exact = r["good_" + key];
-    if (exact !== undefined && exact !== null) return 100 * exact;
+    if (exact !== undefined) return exact === null ? null : 100 * exact;  // null: too few tests
     var use = useCases[key];
     if (!use) return null;
     var down = shareAbove(r.download_histogram, use.min_download);
@@ -208,7 +216,7 @@
   // month under way often has too few tests yet (Piecewise showed the month before then).
   function fullestRecent(rows) {
     var counts = state.periods.map(function (t) {
-      return rows.filter(function (r) { return r.time === t && !r.insufficient; }).length;
+      return rows.filter(function (r) { return r.time === t && r.download_median != null; }).length;
     });
     var best = Math.max.apply(null, counts.concat([0]));
     for (var i = counts.length - 1; i >= 0; i -= 1) if (counts[i] * 2 >= best) return i;
@@ -242,21 +250,20 @@
     var note = (named ? "" : key + " · ") + when + (state.isp ? " · " + state.isp : "");
     var html = "<h3>" + M.escapeHTML(named || kind) + "</h3><p class=\"popup-note\">" + M.escapeHTML(note) + "</p>";
     if (!row) {
-      html += "<p>No tests here in " + M.escapeHTML(when) + ".</p>";
-    } else if (row.insufficient) {
-      var most = Math.max(row.download_count || 0, row.upload_count || 0);
-      html += "<p>Not enough tests yet: " + most + " of the " + state.agg.min_tests + " needed to publish figures.</p>";
+      html += "<p>Fewer than " + threshold() + " tests here in " + M.escapeHTML(when) + ", or none.</p>";
     } else {
+      var count = function (n) { return n === null || n === undefined ? "fewer than " + threshold() : "about " + M.formatNumber(n, 0); };
+      var figure = function (v, digits, unit) { return v === null || v === undefined ? "not enough tests" : M.formatNumber(v, digits) + " " + unit; };
       var lines = [
-        ["Download tests", M.formatNumber(row.download_count, 0)],
-        ["Median download", M.formatNumber(row.download_median, 1) + " Mbit/s"],
-        ["Upload tests", M.formatNumber(row.upload_count, 0)],
-        ["Median upload", M.formatNumber(row.upload_median, 1) + " Mbit/s"],
-        ["Median latency", M.formatNumber(row.min_rtt_median, 0) + " ms"],
+        ["Download tests", count(row.download_count)],
+        ["Median download", figure(row.download_median, 1, "Mbit/s")],
+        ["Upload tests", count(row.upload_count)],
+        ["Median upload", figure(row.upload_median, 1, "Mbit/s")],
+        ["Median latency", figure(row.min_rtt_median, 0, "ms")],
       ];
       if (state.metric === "good") {
         lines.push(["Good enough for " + useCases[state.use].label.toLowerCase(),
-          M.formatNumber(metric.value(row, state.use), 0) + " %"]);
+          figure(metric.value(row, state.use), 0, "%")]);
       }
       html += "<table class=\"popup-table\">" + lines.map(function (l) {
         return "<tr><th scope=\"row\">" + l[0] + "</th><td>" + l[1] + "</td></tr>";
@@ -277,8 +284,7 @@
       var layer = state.outlines[key];
       var row = byArea[key];
       var style = NO_TESTS, value = null;
-      if (row && row.insufficient) style = INSUFFICIENT;
-      else if (row) {
+      if (row) {
         value = metric.value(row, state.use);
         style = value === null || value === undefined ? INSUFFICIENT : {
           fillColor: PALETTE[classOf(metric, value)], fillOpacity: 0.78, color: "#33414f", weight: 0.8, dashArray: null,
@@ -306,7 +312,7 @@
     }
     var legend = $("legend");
     legend.innerHTML = "";
-    items.concat([[null, "Not enough tests (fewer than " + state.agg.min_tests + ")"], ["none", "No tests this period"]])
+    items.concat([[null, "Not enough tests for this figure"], ["none", "Fewer than " + threshold() + " tests, or none"]])
       .forEach(function (item) {
         var li = document.createElement("li");
         var swatch = document.createElement("span");
@@ -339,7 +345,7 @@
         });
         name.appendChild(button);
         tr.appendChild(name);
-        [M.formatNumber(item.row.tests, 0), item.row.insufficient ? "not enough tests" : M.formatNumber(item.value, metric.digits)]
+        [M.formatNumber(item.row.tests, 0), item.value === null || item.value === undefined ? "not enough tests" : M.formatNumber(item.value, metric.digits)]
           .forEach(function (text) {
             var td = document.createElement("td");
             td.className = "num";
@@ -359,7 +365,7 @@
 
   // ---- downloads of what is shown --------------------------------------------------------
 
-  var COLUMNS = ["area", "area_name", "period", "isp", "tests", "insufficient", "download_count", "download_median",
+  var COLUMNS = ["area", "area_name", "period", "isp", "tests", "download_count", "download_median",
     "upload_count", "upload_median", "min_rtt_median"];
 
   function exportRows() {
