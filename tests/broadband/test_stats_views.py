@@ -230,6 +230,24 @@ def test_repeats_and_rephrasings_give_the_same_figures(api: Any) -> None:
     assert again.json()["rows"] == answers[0]
 
 
+def test_quarters_add_up_the_months(api: Any) -> None:
+    """A quarter's figures are the sum of its months' noisy releases, exactly what a filter
+    naming those months gives: re-binning months is no new release to combine."""
+    client, _, _ = api
+    stats = "stats=tests,download_count,download_median,download_histogram"
+    quarter = client.get(
+        f"/api/v1/broadband/stats/tiles?format=json&b.area=key&b.time=quarter&{stats}"
+    ).json()["rows"]
+    months = client.get(
+        f"/api/v1/broadband/stats/tiles?format=json&b.area=key&f.time=2024-01,2024-03&{stats}"
+    ).json()["rows"]
+    q1 = {r["area"]: r for r in quarter if r["period"] == "2024-Q1"}
+    assert q1 and len(months) == len(q1)
+    for r in months:
+        same = {k: v for k, v in q1[r["area"]].items() if k not in ("time", "period")}
+        assert same == r
+
+
 def test_csv_and_paging(api: Any) -> None:
     client, _, _ = api
     r = client.get(

@@ -265,7 +265,7 @@ def run_query(
     }
     mode: dict[str, str] = {}
     for d in dims:
-        if d in filt.named:
+        if d in filt.named or (d == "time" and _summed(agg.time, q.keep.get("time", ""))):
             mode[d] = "filter"
             level[d] = stored_level[d]
         elif d in q.keep and not (d == "time" and q.keep["time"] == "all"):
@@ -418,6 +418,18 @@ def run_query(
     return Answer(result_rows, areas, out_layer, total, q.offset, q.limit, q.stats)
 
 
+# Re-binning time sums the stored slices' elements when a coarse slice holds few of them
+# (its figures then use no noise of their own: the map's months, quarters and years are one
+# kind of release, not three); otherwise the coarse slices are elements of their own.
+_SUMMED = {("month", "quarter"), ("month", "year"), ("quarter", "year"), ("day", "week")}
+# Longer than any slice of the unit: a slice's start plus this is inside the next slice.
+_LONGEST = {"day": 26 * 3600, "week": 8 * 86400, "quarter": 93 * 86400, "year": 367 * 86400}
+
+
+def _summed(stored: str, target: str) -> bool:
+    return (stored, target) in _SUMMED
+
+
 def _at(d: str) -> int:
     return KEYS.index(_KEY[d])
 
@@ -447,7 +459,7 @@ def _named_elements(
     # that re-bin into it.
     groups: dict[str, dict[Any, list[Any]]] = {}
     for d in dims:
-        if mode[d] != "filter" or not q.keep.get(d):
+        if mode[d] != "filter" or not q.keep.get(d) or d not in filt.named:
             continue
         values = filt.named[d]
         if d == "time":
@@ -476,6 +488,10 @@ def _named_elements(
                 parts.append([cell[_at(d)]])
             elif d in groups:
                 parts.append(groups[d].get(cell[_at(d)], []))
+            elif d == "time" and d not in filt.named:  # a re-binned slice: its stored ones
+                start = cell[_at(d)]
+                end = int(slice_start(np.array([start + _LONGEST[unit]]), unit, tz)[0])
+                parts.append(slices_between(start, end - 1, agg.time, tz, MAX_ELEMENTS))
             elif d in q.keep:
                 parts.append([cell[_at(d)]])
             else:
