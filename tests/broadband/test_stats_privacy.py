@@ -243,6 +243,15 @@ def test_well_populated_cells_stay_accurate(populated: Any) -> None:
         assert r["good_gaming"] == pytest.approx(gaming, abs=0.03)
 
 
+def test_the_privacy_page_states_the_guarantee(client: Any) -> None:
+    text = client.get("/privacy").text
+    assert 'id="statistics"' in text
+    assert f"ε = {privacy.EPSILON:g}" in text and "δ = 2 × 10<sup>-5</sup>" in text
+    assert privacy.DELTA == 1e-5
+    assert f"at least {privacy.publish_threshold(1, 5)} tests" in text
+    assert "The location service" in text  # the other sections stay
+
+
 # ---- the mechanisms ----------------------------------------------------------------------------
 
 

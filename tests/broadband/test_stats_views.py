@@ -85,7 +85,7 @@ def test_aggregations_list(api: Any) -> None:
     body = client.get("/api/v1/broadband/aggregations").json()
     tiles, hours = body["aggregations"]
     assert tiles["name"] == "tiles" and tiles["bins"] == ["area", "time", "isp"]
-    assert tiles["bin_count"] == 4 and tiles["version"] == 1
+    assert tiles["version"] == 1 and "bin_count" not in tiles  # would tell of new bins
     assert tiles["publish_threshold"] == THRESHOLD == 15 and tiles["min_clients"] == 3
     assert "download_p95" in tiles["stats"] and "download_max" not in tiles["stats"]
     assert hours["bins"] == ["time", "hour", "dow"]

@@ -62,8 +62,10 @@ class StatsService:
         """The aggregations in force (edits on the admin pages apply within seconds)."""
         return {a.name: a for a in self._source.current()}
 
-    def aggregations(self) -> list[dict[str, Any]]:
-        """What ``/api/v1/broadband/aggregations`` lists."""
+    def aggregations(self, public: bool = True) -> list[dict[str, Any]]:
+        """What ``/api/v1/broadband/aggregations`` lists; ``public=False`` (the admin pages)
+        adds each aggregation's count of stored bins, which the public must not see: watching
+        it grow would tell when a test arrived in a new area, provider or month."""
         with self.engine.connect() as conn:
             known = states(conn)
             counts: dict[str, int] = dict(
@@ -73,8 +75,6 @@ class StatsService:
             )
         out = []
         for agg in self.declared.values():
-            # bin_count: how many stored bins (area x slice x ... holding tests); the map
-            # starts on the richest layer. It says nothing about where any test is.
             state = known.get(agg.name)
             out.append(
                 {
@@ -92,11 +92,12 @@ class StatsService:
                     "sources": list(agg.sources),
                     "stats": list(STATS),
                     "default_stats": list(DEFAULT_STATS),
-                    "bin_count": int(counts.get(agg.name, 0)),
                     "updated": state.updated.isoformat() + "Z" if state else None,
                     "version": state.version if state else 0,
                 }
             )
+            if not public:
+                out[-1]["bin_count"] = int(counts.get(agg.name, 0))
         return out
 
     def _aggregation(self, name: str) -> Aggregation:

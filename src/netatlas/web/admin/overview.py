@@ -44,7 +44,8 @@ def configuration(settings: Settings, engine: Engine) -> dict[str, Any]:
     except FormError as exc:
         out["form_error"] = str(exc)
     try:
-        out["aggregations"] = StatsService(engine, settings.aggregations_path).aggregations()
+        service = StatsService(engine, settings.aggregations_path)
+        out["aggregations"] = service.aggregations(public=False)
     except ConfigError as exc:
         out["aggregations_error"] = str(exc)
     return out

@@ -135,11 +135,18 @@
         option.textContent = areaName(a) + (twins > 1 ? " · " + a.name : "");
         select.appendChild(option);
       });
-      // The layer with the most bins is usually the finest one with data: start there.
-      var first = state.aggregations.reduce(function (best, a) { return a.bin_count > best.bin_count ? a : best; });
-      select.value = first.name;
       $("aggregation").disabled = state.aggregations.length < 2;
-      return choose(first.name);
+      // The layer with the most figures published (areas × periods × providers) is usually
+      // the finest one with data: start there (limit=1: the answer's total is the number of
+      // cells listed).
+      return Promise.all(state.aggregations.map(function (a) {
+        var url = API + "/stats/" + encodeURIComponent(a.name) + "?stats=tests&format=json&limit=1";
+        return M.getJSON(url).then(function (d) { a.cells = d.total || 0; }, function () { a.cells = 0; });
+      })).then(function () {
+        var first = state.aggregations.reduce(function (best, a) { return a.cells > best.cells ? a : best; });
+        select.value = first.name;
+        return choose(first.name);
+      });
     }).catch(function (error) {
       status(error.status === 404 ? "Broadband statistics are not published on this site yet."
         : "The broadband statistics could not be loaded (" + error.message + ").");
@@ -166,8 +173,8 @@
     var isps = $("isp");
     isps.length = 1;
     isps.disabled = state.agg.bins.indexOf("isp") < 0;
-    if (state.agg.bin_count === 0) {
-      status("No speed tests have been aggregated yet. Run a test to put your area on the map.");
+    if (state.agg.cells === 0) {
+      status("No area has enough tests yet. Run a test to help put your area on the map.");
     }
     var outlines = fetchAll(statsURL({ "b.area": "key", stats: "tests", format: "geojson", limit: 50000 }));
     var providers = isps.disabled ? Promise.resolve([]) :
@@ -207,7 +214,7 @@
       $("play").disabled = state.periods.length < 2;
       var at = keep === null ? -1 : state.periods.indexOf(keep);
       setPeriod(at >= 0 ? at : fullestRecent(rows));
-      if (!rows.length && state.agg.bin_count > 0) status("No tests match this choice.");
+      if (!rows.length && state.agg.cells > 0) status("Too few tests match this choice to publish figures.");
       else if (rows.length) status("");
     });
   }
