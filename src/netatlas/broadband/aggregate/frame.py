@@ -41,7 +41,9 @@ __all__ = [
     "from_blobs",
     "from_tests",
     "reduce",
+    "summaries",
     "to_blobs",
+    "unpack",
 ]
 
 F64 = npt.NDArray[np.float64]
@@ -276,13 +278,24 @@ def to_blobs(frame: Frame) -> list[bytes]:
 
 def from_blobs(blobs: Sequence[bytes]) -> Frame:
     """A frame from packed partial statistics (``stats_bin.partial`` values)."""
+    return unpack(blobs)[0]
+
+
+def unpack(blobs: Sequence[bytes]) -> tuple[Frame, U64]:
+    """A frame from packed partial statistics, and each bin's content digest (see
+    :func:`summaries`), reading the packed words once."""
     n = len(blobs)
     if n == 0:
-        return reduce_empty()
+        return reduce_empty(), np.zeros(0, np.uint64)
     size = np.array([len(b) // 8 for b in blobs], np.int64)
     arr = np.frombuffer(b"".join(blobs), _U64)
     start = np.zeros(n, np.int64)
     np.cumsum(size[:-1], out=start[1:])
+    return _unpack(arr, start, size), _digests(arr, start, size)
+
+
+def _unpack(arr: U64, start: I64, size: I64) -> Frame:
+    n = size.size
     fixed = arr[start[:, None] + np.arange(_FIXED)]
     head = fixed[:, 0]
     values: dict[str, Array] = {}
@@ -343,24 +356,40 @@ def distinct_clients(frame: Frame) -> F64:
 _UNSTABLE = np.array([1 + k for k, name in enumerate(SUMS) if name not in COUNTS], np.int64)
 
 
-def digests(blobs: Sequence[bytes]) -> U64:
-    """A 64-bit digest of each bin's content: equal for bins holding the same tests however
-    they were merged (counts, extremes, histograms, sketches, client sets and registers)."""
+def summaries(blobs: Sequence[bytes]) -> tuple[I64, I64, U64]:
+    """Download and upload counts of each packed bin, and a 64-bit digest of its content:
+    equal for bins holding the same tests however they were merged (counts, extremes,
+    histograms, sketches, client sets and registers; not the float sums, whose last bits
+    depend on the order of addition). The digest is a sum of the words weighted by a
+    pseudo-random odd number per position, so bins' digests add up like their contents."""
     n = len(blobs)
     if n == 0:
-        return np.zeros(0, np.uint64)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint64)
     size = np.array([len(b) // 8 for b in blobs], np.int64)
-    arr = np.frombuffer(b"".join(blobs), _U64).astype(np.uint64)
+    arr = np.frombuffer(b"".join(blobs), _U64)
     start = np.zeros(n, np.int64)
     np.cumsum(size[:-1], out=start[1:])
-    owner = np.repeat(np.arange(n, dtype=np.int64), size)
-    position = np.arange(arr.size, dtype=np.int64) - start[owner]
+    counts = [
+        arr[start + 1 + SUMS.index(name)].view("<f8").astype(np.int64) for name in ("dl_n", "ul_n")
+    ]
+    return counts[0], counts[1], _digests(arr, start, size)
+
+
+def _digests(arr: U64, start: I64, size: I64) -> U64:
+    width = int(size.max())
     with np.errstate(over="ignore"):
-        salt = _mix(position.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(1))
-        mixed = _mix(arr ^ salt)
-        mixed[np.isin(position, _UNSTABLE)] = np.uint64(0)
-        result: U64 = np.add.reduceat(mixed, start).astype(np.uint64)
-    return result
+        weight = _mix(np.arange(width, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        weight |= np.uint64(1)
+    weight[_UNSTABLE] = 0  # every packed bin is longer than its fixed head
+    position = np.arange(arr.size, dtype=np.int64) - np.repeat(start, size)
+    with np.errstate(over="ignore"):
+        digest: U64 = np.add.reduceat(arr * weight[position], start).astype(np.uint64)
+    return digest
+
+
+def digests(blobs: Sequence[bytes]) -> U64:
+    """The content digest of each packed bin (see :func:`summaries`)."""
+    return summaries(blobs)[2]
 
 
 def reduce_empty() -> Frame:

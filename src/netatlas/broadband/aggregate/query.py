@@ -65,6 +65,8 @@ BIN_ALIASES = {
 OTHER_PARAMS = ("stats", "format", "limit", "offset")
 #: Most elements (see .privacy) one answer may sum; more is a 400.
 MAX_ELEMENTS = 100_000
+#: Statistics answered from the counts alone (no histograms, no clients).
+COUNT_STATS = frozenset({"tests", "download_count", "upload_count"})
 
 
 class QueryError(ValueError):
@@ -286,28 +288,43 @@ def run_query(
     # The present elements: each holds the bins of one element of one cell.
     elements: dict[tuple[Any, ...], int] = {}
     bin_element = np.full(n, -1, np.int64)
-    for i, t in enumerate(tuples):
+    parts = [
+        itertools.repeat("*", n)
+        if mode[d] == "all"
+        else stored[_KEY[d]]
+        if mode[d] == "filter"
+        else keys[_KEY[d]]
+        for d in dims
+    ]
+    cell_of_element: list[int] = []
+    for i, (t, e) in enumerate(zip(tuples, zip(*parts, strict=False), strict=False)):
         if t[0] is None:
             continue
-        e = tuple(
-            "*" if mode[d] == "all" else stored[_KEY[d]][i] if mode[d] == "filter" else t[_at(d)]
-            for d in dims
-        )
-        bin_element[i] = elements.setdefault(e, len(elements))
+        j = elements.get(e)
+        if j is None:
+            j = elements[e] = len(elements)
+            cell_of_element.append(position[t])
+        bin_element[i] = j
     inside = np.flatnonzero(bin_element >= 0)
-    frame = fr.from_blobs([partials[i] for i in inside.tolist()])
     owner = bin_element[inside]
     m = len(elements)
+    blobs = [partials[i] for i in inside.tolist()]
+    counts_only = set(q.stats) <= COUNT_STATS
+    frame: fr.Frame | None = None
+    if counts_only:
+        dl_n, ul_n, bin_digest = fr.summaries(blobs)
+    else:
+        frame, bin_digest = fr.unpack(blobs)
+        dl_n, ul_n = frame.values["dl_n"], frame.values["ul_n"]
     exact_counts = {
-        p: np.bincount(owner, weights=frame.values[f"{p}_n"], minlength=m).astype(np.int64)
-        for p in ("dl", "ul")
+        p: np.bincount(owner, weights=counts, minlength=m).astype(np.int64)
+        for p, counts in (("dl", dl_n), ("ul", ul_n))
     }
     digest = np.zeros(m, np.uint64)
     with np.errstate(over="ignore"):
-        np.add.at(digest, owner, fr.digests([partials[i] for i in inside.tolist()]))
+        np.add.at(digest, owner, bin_digest)
     digests = digest.tolist()
-    element_cell = np.zeros(m, np.int64)
-    element_cell[owner] = [position[tuples[i]] for i in inside.tolist()]
+    element_cell = np.array(cell_of_element, np.int64)
 
     # The elements each cell names, present or not (a present element is always named: the
     # filters that select bins are the ones that name elements).
@@ -347,48 +364,48 @@ def run_query(
     total = int(listed.size)
     page = listed[q.offset : q.offset + q.limit]
 
-    # The page's full releases: clients and fine histograms too.
-    on_page = np.isin(cell_of, page)
-    chosen = np.flatnonzero(on_page)
-    full = element_noise(
-        secret,
-        [ids[k] for k in chosen.tolist()],
-        [digests[present[k]] if present[k] >= 0 else 0 for k in chosen.tolist()],
-        WIDTH,
-    )
-    slot = np.full(len(cells), -1, np.int64)
-    slot[page] = np.arange(page.size)
-    rows_of = slot[cell_of[chosen]]
     size = int(page.size)
-    mine = np.isin(element_cell, page)
-    keep = mine[owner]
-    sub = fr.from_blobs([partials[i] for i in inside[keep].tolist()])
-    local = np.full(m, -1, np.int64)
-    local[mine] = np.arange(int(mine.sum()))
-    efr = fr.reduce(sub, local[owner[keep]], int(mine.sum()))
-    e_row = slot[element_cell[mine]]
-    clients = np.minimum(fr.distinct_clients(efr), CLIENT_CAP).astype(np.int64)
-
-    def per_row(element_values: Any, noise_values: Any) -> Any:
-        exact = np.zeros((size, *element_values.shape[1:]), np.int64)
-        np.add.at(exact, e_row, element_values)
-        added = np.zeros((size, *noise_values.shape[1:]), np.int64)
-        np.add.at(added, rows_of, noise_values)
-        return exact + added
-
-    hists = {}
-    for p in ("dl", "ul", "rtt"):
-        sk = efr.sketches[p]
-        fine = fine_index(bucket_value(sk.index)) if sk.index.size else np.zeros(0, np.int64)
-        flat = np.bincount(
-            sk.owner * FINE_BINS + fine, weights=sk.count, minlength=efr.size * FINE_BINS
+    hists = {p: np.zeros((size, FINE_BINS), np.int64) for p in ("dl", "ul", "rtt")}
+    clients = np.zeros(size, np.int64)
+    if frame is not None:  # the page's full releases: clients and fine histograms too
+        on_page = np.flatnonzero(np.isin(cell_of, page))
+        full = element_noise(
+            secret,
+            [ids[k] for k in on_page.tolist()],
+            [digests[present[k]] if present[k] >= 0 else 0 for k in on_page.tolist()],
+            WIDTH,
         )
-        exact_hist = flat.astype(np.int64).reshape(efr.size, FINE_BINS)
-        start = HIST_START[p]
-        hists[p] = per_row(exact_hist, full[:, start : start + FINE_BINS])
+        slot = np.full(len(cells), -1, np.int64)
+        slot[page] = np.arange(size)
+        rows_of = slot[cell_of[on_page]]
+        mine = np.isin(element_cell, page)
+        kept = int(mine.sum())
+        local = np.full(m, kept, np.int64)  # elements of other pages: one row, dropped
+        local[mine] = np.arange(kept)
+        efr = fr.reduce(frame, local[owner], kept + 1)
+        e_row = np.append(slot[element_cell[mine]], -1)
+
+        def per_row(element_values: Any, noise_values: Any) -> Any:
+            exact = np.zeros((size, *element_values.shape[1:]), np.int64)
+            np.add.at(exact, e_row[:-1], element_values[:-1])
+            added = np.zeros((size, *noise_values.shape[1:]), np.int64)
+            np.add.at(added, rows_of, noise_values)
+            return exact + added
+
+        capped = np.minimum(fr.distinct_clients(efr), CLIENT_CAP).astype(np.int64)
+        clients = per_row(capped, full[:, CLIENTS])
+        for p in ("dl", "ul", "rtt"):
+            sk = efr.sketches[p]
+            fine = fine_index(bucket_value(sk.index)) if sk.index.size else np.zeros(0, np.int64)
+            flat = np.bincount(
+                sk.owner * FINE_BINS + fine, weights=sk.count, minlength=efr.size * FINE_BINS
+            )
+            exact_hist = flat.astype(np.int64).reshape(efr.size, FINE_BINS)
+            start = HIST_START[p]
+            hists[p] = per_row(exact_hist, full[:, start : start + FINE_BINS])
     noisy = Noisy(
         counts={p: noisy_counts[p][page] for p in ("dl", "ul")},
-        clients=per_row(clients, full[:, CLIENTS]),
+        clients=clients,
         hists=hists,
         threshold=thresholds[page],
     )
