@@ -289,6 +289,8 @@ def test_etag(api: Any) -> None:
         ("/hours?f.hour=25", None),
         ("/hours?b.hour=3", None),
         ("/hours?b.time=all&f.time=1970-01-01,2024-12-31&f.hour=0-23&f.dow=0-6", None),
+        ("/tiles?f.time=99999999999999999999,99999999999999999999", None),
+        ("/hours?f.time=1,99999999999", None),
     ],
 )
 def test_bad_queries(api: Any, query: str, valid: str | None) -> None:

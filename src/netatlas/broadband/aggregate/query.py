@@ -65,6 +65,8 @@ BIN_ALIASES = {
 OTHER_PARAMS = ("stats", "format", "limit", "offset")
 #: Most elements (see .privacy) one answer may sum; more is a 400.
 MAX_ELEMENTS = 100_000
+#: Times a filter may name (epoch seconds; about ±34,000 years).
+EPOCH_LIMIT = 2**40
 #: Statistics answered from the counts alone (no histograms, no clients).
 COUNT_STATS = frozenset({"tests", "download_count", "upload_count"})
 
@@ -180,6 +182,8 @@ def _filters(agg: Aggregation, q: StatsQuery) -> _Filters:
             if len(bounds) != 2:
                 raise QueryError("f.time takes START,END (epoch seconds or dates)")
             low, high = min(bounds), max(bounds)
+            if low < -EPOCH_LIMIT or high > EPOCH_LIMIT:
+                raise QueryError(f"f.time: times must be within ±{EPOCH_LIMIT} epoch seconds")
             where.append(c.period.between(low, high))
             try:
                 named[name] = slices_between(low, high, agg.time, tz, MAX_ELEMENTS)
