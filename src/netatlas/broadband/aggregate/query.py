@@ -5,6 +5,10 @@ merged away — and may re-bin (``b.time=year``, ``b.area=h3:6``, ``b.area=count
 ``f.<bin>=`` filters (``f.time=2024-01,2024-06``, ``f.isp=Comcast,Wave``, ``f.area=K1,K2``,
 ``f.hour=7-9,18``, ``f.dow=5,6``). Without any ``b.`` every declared bin is kept. Piecewise's
 names ``time_slices``, ``spatial_join``, ``spatial_grid`` and ``isp_bins`` are accepted too.
+
+Answers are built from the noisy releases of the *elements* each cell names (see
+:mod:`.privacy`), never from the exact bins; cells below the publication threshold are not
+listed and do not count in ``total``.
 """
 
 from __future__ import annotations
