@@ -38,8 +38,17 @@ probability at most :data:`DELTA` (:func:`publish_threshold`; it grows with the 
 elements a cell sums). With at most two directions, listing a cell costs at most ``2 · DELTA``.
 
 **Composition.** A test belongs to one element of each kind (a choice, per dimension, of stored
-key, re-binned key or ``*``); asking about k kinds composes to at most k·ε. The noise is drawn
-by inverse CDF from 32-bit uniforms, which adds about 2⁻³² to δ.
+key, re-binned key or ``*``) in each aggregation; asking about k kinds composes to at most k·ε.
+Months re-binned into quarters or years (and days into weeks) are sums of the months' elements,
+not a kind of their own. The noise is drawn by inverse CDF from 32-bit uniforms, which adds
+about 2⁻³² to δ.
+
+**Limits.** The unit is one test: someone with many tests in one element is protected as a
+group of that size (which is why distributions also need ``min_clients`` distinct clients). An
+observer polling the API sees *when* an element's figures change (its content term is redrawn),
+not by how much. The noise is keyed by the site secret: every process serving the site must
+share it (``NETATLAS_SECRET_KEY`` or the data directory's key), or their answers could be
+averaged.
 """
 
 from __future__ import annotations
