@@ -7,7 +7,12 @@
   and ``offset`` (the answer links the next page), and an ETag (``If-None-Match`` → 304).
 
 Unknown aggregations, statistics, bins, formats or parameters get a 400 listing the valid
-names.
+names; statistics no longer published (minima, maxima, means, clients) get a 400 saying why.
+
+Every figure is noisy and thresholded after filtering and merging (see
+:mod:`netatlas.broadband.aggregate.privacy` and the ``/privacy`` page): cells below the
+publication threshold are not listed, counts below it are ``null``, and distributions need
+enough tests and clients.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from netatlas.broadband.aggregate.query import QueryError
 from netatlas.broadband.aggregate.service import StatsService, render
 from netatlas.web.http import CORS_HEADERS, json_response
 from netatlas.web.openapi import OpenAPIPath, Param, Reply
+from netatlas.web.secret import derive, site_secret
 
 MAX_AGE = 60
 
@@ -30,7 +36,9 @@ def _service(request: Request) -> StatsService:
     service = getattr(request.app.state, "stats_service", None)
     if service is None:
         services = request.app.state.services
-        service = StatsService(services.read_engine, services.settings.aggregations_path)
+        settings = services.settings
+        secret = derive(site_secret(settings.secret_key, settings.data_dir), "broadband-stats")
+        service = StatsService(services.read_engine, settings.aggregations_path, secret)
         request.app.state.stats_service = service
     return service
 
@@ -85,28 +93,45 @@ openapi = [
     OpenAPIPath(
         "/api/v1/broadband/aggregations",
         "get",
-        "The declared aggregations: bins, statistics, last update.",
+        "The declared aggregations: bins, statistics, last update, and `publish_threshold` "
+        "(the noisy test count a cell needs to be listed) and `min_clients`.",
         {200: Reply("`{aggregations: [...]}`"), 503: Reply("The aggregations file is wrong.")},
         tags=("broadband",),
     ),
     OpenAPIPath(
         "/api/v1/broadband/stats/{aggregation}",
         "get",
-        "Binned speed-test statistics (Piecewise's query language).",
+        "Binned speed-test statistics (Piecewise's query language), with differential-privacy "
+        "noise: counts and distributions are noisy, a cell is listed only when its noisy count "
+        "reaches the aggregation's `publish_threshold` (after filters and merging), a count "
+        "below it is null, and minima, maxima and means are not published (see /privacy).",
         {
-            200: Reply("A GeoJSON FeatureCollection, JSON rows or CSV; ETag, Link: next."),
+            200: Reply(
+                "A GeoJSON FeatureCollection, JSON rows or CSV (listed cells only); ETag, "
+                "Link: next. Null: withheld (too few tests or clients for that figure)."
+            ),
             304: Reply("The client's copy (If-None-Match) is current."),
             400: _BAD,
         },
         params=(
-            Param("stats", "Comma-separated statistics, e.g. tests,download_median."),
+            Param(
+                "stats",
+                "Comma-separated statistics, e.g. tests,download_median: tests, "
+                "{download,upload}_{count,p5,p10,q25,median,q75,p90,p95,histogram}, "
+                "min_rtt_median, good_<use>. A percentile q needs 15 / min(q, 1 - q) tests "
+                "(30 for a median, 300 for p5 and p95).",
+            ),
             Param("format", "geojson (default), json or csv."),
             Param(
                 "b.<bin>",
                 "Keep a bin (area, time, hour, dow, isp) or re-bin it, e.g. "
                 "b.time=year, b.area=h3:6; bins not named are merged.",
             ),
-            Param("f.<bin>", "Filter, e.g. f.time=2024-01,2024-06, f.isp=A,B, f.hour=7-9."),
+            Param(
+                "f.<bin>",
+                "Filter, e.g. f.time=2024-01,2024-06, f.isp=A,B, f.hour=7-9. Each value named "
+                "adds its own fixed noise, with tests or not; more values, higher threshold.",
+            ),
             Param("limit", "Bins per page (default 5000).", int),
             Param("offset", "Bins to skip (the answer links the next page).", int),
         ),

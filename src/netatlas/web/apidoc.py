@@ -70,7 +70,8 @@ FALLBACK: dict[str, Any] = {
         "/api/v1/broadband/aggregations": {"get": _op("The broadband statistics published")},
         "/api/v1/broadband/stats/{aggregation}": {
             "get": _op(
-                "Speed-test statistics of one aggregation (area × time × ISP)",
+                "Speed-test statistics of one aggregation (area × time × ISP), with noise "
+                "(see /privacy)",
                 params=[
                     _q("aggregation", "an aggregation's name", "countries", "path"),
                     _q("b.time", "keep time slices (key) or re-bin them (quarter, year)", "key"),

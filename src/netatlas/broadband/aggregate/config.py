@@ -16,7 +16,9 @@ The file is TOML (or JSON with the same shape)::
                                   # consented browser location replaces it
     area_tolerance_km = 25        # polygon layers: a test outside every area but this close
                                   # to one counts in the nearest; 0: only inside an area
-    min_tests = 5                 # fewer tests of a direction: its figures are withheld
+    min_tests = 5                 # fewer tests of a direction: its figures are withheld (the
+                                  # privacy threshold may ask more, see /privacy)
+    min_clients = 3               # fewer distinct clients in a cell: only counts are published
     tests_per_client_day = 2      # M-Lab-style de-duplication; 0: keep every test
     sources = ["local", "mlab", "import"]   # default: all
     [aggregation.isp_rewrites]    # Piecewise's form: display name = [patterns]
@@ -89,12 +91,15 @@ class Aggregation:
     location: str = "ip"
     area_tolerance_km: float = DEFAULT_TOLERANCE_M / 1000
     min_tests: int = 5
+    min_clients: int = 3
     tests_per_client_day: int = 0
     sources: tuple[str, ...] = field(default=SOURCES)
 
     def fingerprint(self, layer_version: str = "") -> str:
         """Changes whenever the bins would: a different declaration or polygon layer."""
-        text = json.dumps([asdict(self), layer_version, STORAGE_FORMAT], sort_keys=True)
+        declared = asdict(self)
+        declared.pop("min_clients")  # decides what is published, not what is stored
+        text = json.dumps([declared, layer_version, STORAGE_FORMAT], sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     @property
@@ -149,7 +154,8 @@ def _rewrites(value: Any, where: str) -> tuple[tuple[str, str], ...]:
 
 _KEYS = {
     "name", "area", "time", "hour_of_day", "day_of_week", "timezone", "isp", "isp_rewrites",
-    "location", "area_tolerance_km", "min_tests", "tests_per_client_day", "sources",
+    "location", "area_tolerance_km", "min_tests", "min_clients", "tests_per_client_day",
+    "sources",
 }  # fmt: skip
 
 
@@ -181,7 +187,7 @@ def _one(raw: Any, where: str) -> Aggregation:
     if not isinstance(sources, list) or not set(sources) <= set(SOURCES) or not sources:
         raise ConfigError(f"{where}: sources must be a list drawn from {', '.join(SOURCES)}")
     ints = {}
-    for key, default in (("min_tests", 5), ("tests_per_client_day", 0)):
+    for key, default in (("min_tests", 5), ("min_clients", 3), ("tests_per_client_day", 0)):
         value = raw.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"{where}: {key} must be a whole number ≥ 0")
@@ -212,6 +218,7 @@ def _one(raw: Any, where: str) -> Aggregation:
         isp_rewrites=rewrites,
         sources=tuple(sources),
         min_tests=ints["min_tests"],
+        min_clients=ints["min_clients"],
         tests_per_client_day=ints["tests_per_client_day"],
         hour_of_day=flags["hour_of_day"],
         day_of_week=flags["day_of_week"],

@@ -26,12 +26,25 @@ from netatlas.broadband.aggregate.sketch import (
     EXACT_CLIENTS,
     HIST_BUCKETS,
     HLL_M,
+    _mix,
     bucket_index,
     hist_index,
+    hll_estimate,
     hll_update,
 )
 
-__all__ = ["Frame", "Ragged", "from_blobs", "from_tests", "reduce", "to_blobs"]
+__all__ = [
+    "Frame",
+    "Ragged",
+    "digests",
+    "distinct_clients",
+    "from_blobs",
+    "from_tests",
+    "reduce",
+    "summaries",
+    "to_blobs",
+    "unpack",
+]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -265,13 +278,24 @@ def to_blobs(frame: Frame) -> list[bytes]:
 
 def from_blobs(blobs: Sequence[bytes]) -> Frame:
     """A frame from packed partial statistics (``stats_bin.partial`` values)."""
+    return unpack(blobs)[0]
+
+
+def unpack(blobs: Sequence[bytes]) -> tuple[Frame, U64]:
+    """A frame from packed partial statistics, and each bin's content digest (see
+    :func:`summaries`), reading the packed words once."""
     n = len(blobs)
     if n == 0:
-        return reduce_empty()
+        return reduce_empty(), np.zeros(0, np.uint64)
     size = np.array([len(b) // 8 for b in blobs], np.int64)
     arr = np.frombuffer(b"".join(blobs), _U64)
     start = np.zeros(n, np.int64)
     np.cumsum(size[:-1], out=start[1:])
+    return _unpack(arr, start, size), _digests(arr, start, size)
+
+
+def _unpack(arr: U64, start: I64, size: I64) -> Frame:
+    n = size.size
     fixed = arr[start[:, None] + np.arange(_FIXED)]
     head = fixed[:, 0]
     values: dict[str, Array] = {}
@@ -317,6 +341,55 @@ def from_blobs(blobs: Sequence[bytes]) -> Frame:
     return Frame(
         n, values, sketches, owner[as_set], item[as_set].astype(np.uint64), hll_owner, registers
     )
+
+
+def distinct_clients(frame: Frame) -> F64:
+    """Distinct clients of each bin: the exact set's size, or the registers' estimate."""
+    counts = np.bincount(frame.client_owner, minlength=frame.size).astype(np.float64)
+    if frame.hll_owner.size:
+        counts[frame.hll_owner] = np.round(hll_estimate(frame.hll))
+    return counts
+
+
+# Words of the packed form that depend on the order tests were added in (float sums other than
+# counts): left out of a bin's digest, so that an incremental update and a rebuild agree.
+_UNSTABLE = np.array([1 + k for k, name in enumerate(SUMS) if name not in COUNTS], np.int64)
+
+
+def summaries(blobs: Sequence[bytes]) -> tuple[I64, I64, U64]:
+    """Download and upload counts of each packed bin, and a 64-bit digest of its content:
+    equal for bins holding the same tests however they were merged (counts, extremes,
+    histograms, sketches, client sets and registers; not the float sums, whose last bits
+    depend on the order of addition). The digest is a sum of the words weighted by a
+    pseudo-random odd number per position, so bins' digests add up like their contents."""
+    n = len(blobs)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint64)
+    size = np.array([len(b) // 8 for b in blobs], np.int64)
+    arr = np.frombuffer(b"".join(blobs), _U64)
+    start = np.zeros(n, np.int64)
+    np.cumsum(size[:-1], out=start[1:])
+    counts = [
+        arr[start + 1 + SUMS.index(name)].view("<f8").astype(np.int64) for name in ("dl_n", "ul_n")
+    ]
+    return counts[0], counts[1], _digests(arr, start, size)
+
+
+def _digests(arr: U64, start: I64, size: I64) -> U64:
+    width = int(size.max())
+    with np.errstate(over="ignore"):
+        weight = _mix(np.arange(width, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        weight |= np.uint64(1)
+    weight[_UNSTABLE] = 0  # every packed bin is longer than its fixed head
+    position = np.arange(arr.size, dtype=np.int64) - np.repeat(start, size)
+    with np.errstate(over="ignore"):
+        digest: U64 = np.add.reduceat(arr * weight[position], start).astype(np.uint64)
+    return digest
+
+
+def digests(blobs: Sequence[bytes]) -> U64:
+    """The content digest of each packed bin (see :func:`summaries`)."""
+    return summaries(blobs)[2]
 
 
 def reduce_empty() -> Frame:

@@ -1,54 +1,67 @@
-"""Reported statistics of bins: the names the API accepts and their values for a frame.
+"""Reported statistics: the names the API accepts and their values, computed only from the
+noisy element releases of :mod:`.privacy` (never from exact bins).
 
-A direction's figures (and MinRTT and loss, which come from download tests) are withheld —
-``None`` — in a bin with fewer than the aggregation's ``min_tests`` tests of that direction;
-a bin where both directions fall short is flagged ``insufficient``. Counts are always given.
+* A direction's count is published when its noisy value reaches the cell's threshold
+  (:func:`.privacy.publish_threshold`, at least the aggregation's ``min_tests``); below it the
+  count is ``None`` ("fewer than the threshold"). ``tests`` adds up the published counts. A
+  cell with no published count is not listed at all.
+* A direction's distribution — percentiles, M-Lab's histogram, MinRTT (from download tests)
+  and the ``good_<use>`` shares — is published only where its count is, and where the cell's
+  noisy count of distinct clients reaches the aggregation's ``min_clients``. Percentiles,
+  MinRTT and the shares further need enough tests to be more than noise
+  (:data:`QUANTILE_RANKS`: 30 for a median, 300 for p5 and p95), so they never describe the
+  extreme tests of a small cell. Minima, maxima and means are not published: one test
+  decides them.
+* Percentiles are read from the noisy fine histogram (log-linear within a bin); for a cell of
+  1,000 tests the median is typically within 1–2 % of the exact one.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from netatlas.broadband.aggregate.frame import Frame
-from netatlas.broadband.aggregate.sketch import (
-    bucket_value,
-    hll_estimate,
-    quantiles,
-    share_at_least,
-)
+from netatlas.broadband.aggregate.privacy import FINE_BINS, FINE_LOW, FINE_PER_DECADE
 from netatlas.broadband.usecases import USE_CASES
 
-__all__ = ["ALIASES", "DEFAULT_STATS", "STATS", "compute"]
+__all__ = ["ALIASES", "DEFAULT_STATS", "STATS", "WITHDRAWN", "Noisy", "publish", "published"]
 
-_QUANTILES = {"p10": 0.1, "q25": 0.25, "median": 0.5, "q75": 0.75, "p90": 0.9}
-_PER_DIRECTION = (
-    "count",
-    *_QUANTILES,
-    "mean",
-    "time_weighted_mean",
-    "log_mean",
-    "min",
-    "max",
-    "histogram",
-)
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+_QUANTILES = {
+    "p5": 0.05,
+    "p10": 0.1,
+    "q25": 0.25,
+    "median": 0.5,
+    "q75": 0.75,
+    "p90": 0.9,
+    "p95": 0.95,
+}
+_PER_DIRECTION = ("count", *_QUANTILES, "histogram")
 _NAMES = {"download": "dl", "upload": "ul"}
+#: A percentile q is published with at least this many tests on its near side: q · n for
+#: q ≤ 0.5 (30 tests for the median, 60 for the quartiles, 150 for p10 and p90, 300 for p5
+#: and p95). The noise of a fine histogram's running total is several tests (about 2 times
+#: the root of the bins summed), so fewer would publish mostly noise.
+QUANTILE_RANKS = 15
+# M-Lab's 8 histogram buckets as ranges of fine bins (their edges are fine-bin edges).
+_MLAB = [(0, 10), *((10 + 4 * k, 14 + 4 * k) for k in range(6)), (34, FINE_BINS)]
 
 #: Every statistic, in report order.
 STATS: tuple[str, ...] = (
     "tests",
-    "clients",
     *(f"{d}_{s}" for d in _NAMES for s in _PER_DIRECTION),
     "min_rtt_median",
-    "min_rtt_mean",
-    "loss_rate",
     *(f"good_{case.key}" for case in USE_CASES),
 )
 DEFAULT_STATS: tuple[str, ...] = (
     "tests",
-    "clients",
     "download_count",
     "download_median",
     "upload_count",
@@ -61,123 +74,141 @@ ALIASES = {
     "UploadCount": "upload_count",
     "MedianDownload": "download_median",
     "MedianUpload": "upload_median",
-    "AverageDownload": "download_time_weighted_mean",
-    "AverageUpload": "upload_time_weighted_mean",
-    "DownloadMin": "download_min",
-    "DownloadMax": "download_max",
-    "UploadMin": "upload_min",
-    "UploadMax": "upload_max",
     "MedianRTT": "min_rtt_median",
-    "AverageRTT": "min_rtt_mean",
     "MinRTT": "min_rtt_median",
+}
+_EXTREME = "one test decides it; see /privacy (download_p5 and download_p95 are published)"
+_MEAN = "one extreme test moves it; see /privacy (medians and percentiles are published)"
+#: Statistics no longer published, and why (the API's error says so).
+WITHDRAWN = {
+    **{f"{d}_{s}": _EXTREME for d in _NAMES for s in ("min", "max")},
+    **{f"{d}_{s}": _MEAN for d in _NAMES for s in ("mean", "time_weighted_mean", "log_mean")},
+    "min_rtt_mean": _MEAN,
+    "loss_rate": _MEAN,
+    "clients": "a count of people; it only decides whether figures are published",
+    **{name: _EXTREME for name in ("DownloadMin", "DownloadMax", "UploadMin", "UploadMax")},
+    **{name: _MEAN for name in ("AverageDownload", "AverageUpload", "AverageRTT")},
 }
 
 
-def _clients(frame: Frame) -> np.ndarray[Any, np.dtype[np.float64]]:
-    counts = np.bincount(frame.client_owner, minlength=frame.size).astype(np.float64)
-    if frame.hll_owner.size:
-        counts[frame.hll_owner] = np.round(hll_estimate(frame.hll))
-    return counts
+@dataclass
+class Noisy:
+    """Noisy sums of the element releases of each answered cell."""
+
+    counts: dict[str, I64]  # "dl", "ul"
+    clients: I64
+    hists: dict[str, I64]  # "dl", "ul", "rtt": (cells, FINE_BINS), may be negative
+    threshold: I64  # the count a direction needs to be published, per cell
+
+
+def published(noisy_counts: dict[str, I64], threshold: I64) -> npt.NDArray[np.bool_]:
+    """Which cells have at least one published direction (the others are not listed)."""
+    listed: npt.NDArray[np.bool_] = (noisy_counts["dl"] >= threshold) | (
+        noisy_counts["ul"] >= threshold
+    )
+    return listed
+
+
+def _cumulative(hist: I64) -> F64:
+    """Running totals of noisy histograms, made non-negative and non-decreasing (the noise
+    of empty bins then averages out instead of piling up, as clipping each bin would)."""
+    running = np.maximum(np.cumsum(hist, axis=1), 0).astype(np.float64)
+    result: F64 = np.maximum.accumulate(running, axis=1)
+    return result
+
+
+def _quantiles(hist: I64, qs: Sequence[float]) -> F64:
+    """Quantiles of fine histograms, log-linear within the bin where the running total
+    reaches the rank; NaN for an empty histogram. Between the quartiles the running total of
+    the bins made non-negative is used (the noise of empty bins on either side roughly
+    cancels); a tail quantile is counted from its own end with :func:`_cumulative` (clipping
+    would pile the noise of the empty bins beyond it onto the tail)."""
+    out = np.full((hist.shape[0], len(qs)), np.nan)
+    rows = np.arange(hist.shape[0])
+    for k, q in enumerate(qs):
+        upper = q > 0.75
+        if 0.25 <= q <= 0.75:
+            cum = np.cumsum(np.maximum(hist, 0), axis=1).astype(np.float64)
+        else:
+            cum = _cumulative(hist[:, ::-1] if upper else hist)
+        total = cum[:, -1]
+        target = (1 - q if upper else q) * total
+        j = np.argmax(cum >= target[:, None], axis=1)
+        before = np.where(j > 0, cum[rows, j - 1], 0.0)
+        inside = cum[rows, j] - before
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = np.clip(np.where(inside > 0, (target - before) / inside, 0.5), 0.0, 1.0)
+        position = FINE_BINS - (j + frac) if upper else j + frac
+        out[:, k] = np.where(total > 0, 10.0 ** (FINE_LOW + position / FINE_PER_DECADE), np.nan)
+    return out
+
+
+def _share_at_least(hist: I64, limit: float) -> F64:
+    """Share of a fine histogram at or above ``limit`` (the bin holding it counts in
+    proportion to its log-scale part above the limit), from the running totals."""
+    cum = _cumulative(hist)
+    total = cum[:, -1]
+    x = min(max((math.log10(limit) - FINE_LOW) * FINE_PER_DECADE, 0.0), FINE_BINS - 1e-9)
+    j = int(x)
+    before = cum[:, j - 1] if j > 0 else np.zeros(cum.shape[0])
+    below = before + (cum[:, j] - before) * (x - j)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share: F64 = np.where(total > 0, 1.0 - below / total, np.nan)
+    return share
 
 
 def _round(values: Any, digits: int = 3) -> list[Any]:
     return [None if v is None or v != v else round(float(v), digits) for v in values]
 
 
-def compute(frame: Frame, stats: Sequence[str], min_tests: int) -> dict[str, list[Any]]:
-    """The requested statistics (plus ``insufficient``) of every bin, as lists."""
-    v = frame.values
+def publish(noisy: Noisy, stats: Sequence[str], min_clients: int) -> dict[str, list[Any]]:
+    """The requested statistics of every cell, as lists (``None`` where withheld)."""
     out: dict[str, list[Any]] = {}
-    enough = {d: v[f"{p}_n"] >= min_tests for d, p in _NAMES.items()}
-    out["insufficient"] = (~(enough["download"] | enough["upload"])).tolist()
     wanted = set(stats)
-    cache: dict[str, Any] = {}
-
-    def quantile_table(prefix: str) -> Any:
-        if prefix not in cache:
-            sk = frame.sketches[prefix]
-            if prefix == "rtt":
-                n, (lo, hi) = v["rtt_n"], _rtt_bounds(frame)
-            else:
-                n, lo, hi = v[f"{prefix}_n"], v[f"{prefix}_min"], v[f"{prefix}_max"]
-            cache[prefix] = quantiles(
-                sk.starts(frame.size), sk.index, sk.count, n, lo, hi, list(_QUANTILES.values())
-            )
-        return cache[prefix]
-
+    thr = noisy.threshold
+    crowd = noisy.clients >= min_clients
+    count_ok = {name: noisy.counts[p] >= thr for name, p in _NAMES.items()}
+    shown = {name: count_ok[name] & crowd for name in _NAMES}
     if "tests" in wanted:
-        out["tests"] = v["tests"].tolist()
-    if "clients" in wanted:
-        out["clients"] = [int(c) for c in _clients(frame).tolist()]
+        total = sum(np.where(count_ok[n], noisy.counts[p], 0) for n, p in _NAMES.items())
+        out["tests"] = [int(t) if t > 0 else None for t in np.asarray(total).tolist()]
     for name, prefix in _NAMES.items():
-        n = v[f"{prefix}_n"]
-        ok = enough[name]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            derived = {
-                "mean": v[f"{prefix}_sum"] / n,
-                "time_weighted_mean": v[f"{prefix}_wsum"] / v[f"{prefix}_wtime"],
-                "log_mean": np.exp(v[f"{prefix}_logsum"] / n),
-                "min": v[f"{prefix}_min"],
-                "max": v[f"{prefix}_max"],
-            }
-        for stat in _PER_DIRECTION:
-            key = f"{name}_{stat}"
-            if key not in wanted:
-                continue
-            if stat == "count":
-                out[key] = n.tolist()
-            elif stat == "histogram":
-                hist = v[f"{prefix}_hist"].tolist()
-                out[key] = [h if good else None for h, good in zip(hist, ok.tolist(), strict=True)]
-            elif stat in _QUANTILES:
-                column = list(_QUANTILES).index(stat)
-                out[key] = _round(np.where(ok, quantile_table(prefix)[:, column], np.nan))
-            else:
-                out[key] = _round(np.where(ok, derived[stat], np.nan))
-    ok = enough["download"] & (v["rtt_n"] > 0)
+        n = noisy.counts[prefix]
+        ok = count_ok[name]
+        if f"{name}_count" in wanted:
+            out[f"{name}_count"] = [int(c) if good else None for c, good in zip(n, ok, strict=True)]
+        asked = [s for s in _QUANTILES if f"{name}_{s}" in wanted]
+        if asked:
+            values = _quantiles(noisy.hists[prefix], [_QUANTILES[s] for s in asked])
+            for k, stat in enumerate(asked):
+                q = _QUANTILES[stat]
+                need = math.ceil(QUANTILE_RANKS / min(q, 1 - q) - 1e-9)
+                good = shown[name] & (n >= need)
+                out[f"{name}_{stat}"] = _round(np.where(good, values[:, k], np.nan))
+        if f"{name}_histogram" in wanted:
+            raw = noisy.hists[prefix]
+            buckets = np.stack([raw[:, a:b].sum(axis=1) for a, b in _MLAB], axis=1)
+            buckets = np.maximum(buckets, 0)
+            out[f"{name}_histogram"] = [
+                [int(x) for x in row] if good else None
+                for row, good in zip(buckets.tolist(), shown[name].tolist(), strict=True)
+            ]
+    middle = 2 * QUANTILE_RANKS  # tests a median or a share needs
+    rtt_total = noisy.hists["rtt"].sum(axis=1)
+    rtt_ok = shown["download"] & (rtt_total >= np.maximum(middle, noisy.counts["dl"] // 2))
     if "min_rtt_median" in wanted:
-        out["min_rtt_median"] = _round(np.where(ok, quantile_table("rtt")[:, 2], np.nan))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if "min_rtt_mean" in wanted:
-            out["min_rtt_mean"] = _round(np.where(ok, v["rtt_sum"] / v["rtt_n"], np.nan))
-        if "loss_rate" in wanted:
-            good = enough["download"] & (v["loss_n"] > 0)
-            out["loss_rate"] = _round(np.where(good, v["loss_sum"] / v["loss_n"], np.nan), 5)
+        median = _quantiles(noisy.hists["rtt"], [0.5])[:, 0]
+        out["min_rtt_median"] = _round(np.where(rtt_ok, median, np.nan))
+    shares = {name: shown[name] & (noisy.counts[p] >= middle) for name, p in _NAMES.items()}
     for case in USE_CASES:
         if f"good_{case.key}" in wanted:
-            out[f"good_{case.key}"] = _round(_good_share(frame, case, enough, min_tests), 4)
+            dl, ul = shares["download"], shares["upload"]
+            parts = [
+                np.where(dl, _share_at_least(noisy.hists["dl"], case.min_download), 1),
+                np.where(ul, _share_at_least(noisy.hists["ul"], case.min_upload), 1),
+                np.where(rtt_ok, 1 - _share_at_least(noisy.hists["rtt"], case.max_latency), 1),
+            ]
+            best = np.minimum.reduce([np.nan_to_num(p, nan=1.0) for p in parts])
+            good = dl | ul
+            out[f"good_{case.key}"] = _round(np.where(good, best, np.nan), 3)
     return out
-
-
-def _good_share(frame: Frame, case: Any, enough: dict[str, Any], min_tests: int) -> Any:
-    """The share of tests good enough for a use: the smallest of the shares of download tests
-    at or above its download speed, upload tests at or above its upload speed and tests with
-    MinRTT at or below its latency limit, each where the bin has ``min_tests`` of them; NaN
-    when it has enough of neither direction."""
-    v = frame.values
-    shares = []
-    for prefix, name, limit in (
-        ("dl", "download", case.min_download),
-        ("ul", "upload", case.min_upload),
-    ):
-        sk = frame.sketches[prefix]
-        share = share_at_least(sk.starts(frame.size), sk.index, sk.count, limit)
-        shares.append(np.where(enough[name], share, 1.0))
-    rtt = frame.sketches["rtt"]
-    slow = share_at_least(rtt.starts(frame.size), rtt.index, rtt.count, case.max_latency)
-    shares.append(np.where(v["rtt_n"] >= min_tests, 1.0 - np.nan_to_num(slow), 1.0))
-    best = np.minimum.reduce(shares)
-    return np.where(enough["download"] | enough["upload"], best, np.nan)
-
-
-def _rtt_bounds(frame: Frame) -> tuple[Any, Any]:
-    """MinRTT keeps no exact min/max: use the outermost buckets' values as bounds."""
-    sk = frame.sketches["rtt"]
-    starts = sk.starts(frame.size)
-    lo = np.zeros(frame.size)
-    hi = np.full(frame.size, np.inf)
-    has = starts[1:] > starts[:-1]
-    values = bucket_value(sk.index)
-    lo[has] = values[starts[:-1][has]]
-    hi[has] = values[starts[1:][has] - 1]
-    return lo, hi

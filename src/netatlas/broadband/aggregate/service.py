@@ -1,5 +1,9 @@
 """The statistics API's domain side: the declared aggregations, answers with ETags, and a
 small cache of recent answers (an answer only changes when its aggregation's version does).
+
+Answers publish only noisy figures (see :mod:`.privacy`); the noise is keyed by ``secret``,
+which every process serving the site must share (the site secret's derived key), so that
+every process gives the same answer and no two can be averaged.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Engine, func, select
 
+from netatlas.broadband.aggregate import privacy
 from netatlas.broadband.aggregate.config import Aggregation, aggregations_source
 from netatlas.broadband.aggregate.models import stats_bin
 from netatlas.broadband.aggregate.query import Answer, QueryError, parse_query, run_query
@@ -39,8 +44,11 @@ class StatsResult:
 
 
 class StatsService:
-    def __init__(self, engine: Engine, aggregations_path: str = "") -> None:
+    def __init__(self, engine: Engine, aggregations_path: str = "", secret: bytes = b"") -> None:
+        """``secret`` keys the published noise; without one the service lists aggregations
+        but answers no query."""
         self.engine = engine
+        self.secret = secret
         self._source = aggregations_source(engine, aggregations_path)
         self._source.current()  # a bad settings file: ConfigError now, not on a request
         self._cache: OrderedDict[str, Answer] = OrderedDict()
@@ -55,8 +63,10 @@ class StatsService:
         """The aggregations in force (edits on the admin pages apply within seconds)."""
         return {a.name: a for a in self._source.current()}
 
-    def aggregations(self) -> list[dict[str, Any]]:
-        """What ``/api/v1/broadband/aggregations`` lists."""
+    def aggregations(self, public: bool = True) -> list[dict[str, Any]]:
+        """What ``/api/v1/broadband/aggregations`` lists; ``public=False`` (the admin pages)
+        adds each aggregation's count of stored bins, which the public must not see: watching
+        it grow would tell when a test arrived in a new area, provider or month."""
         with self.engine.connect() as conn:
             known = states(conn)
             counts: dict[str, int] = dict(
@@ -77,15 +87,18 @@ class StatsService:
                     "timezone": agg.timezone,
                     "location": agg.location,
                     "min_tests": agg.min_tests,
+                    "min_clients": agg.min_clients,
+                    "publish_threshold": privacy.publish_threshold(1, agg.min_tests),
                     "tests_per_client_day": agg.tests_per_client_day,
                     "sources": list(agg.sources),
                     "stats": list(STATS),
                     "default_stats": list(DEFAULT_STATS),
-                    "bin_count": int(counts.get(agg.name, 0)),
                     "updated": state.updated.isoformat() + "Z" if state else None,
                     "version": state.version if state else 0,
                 }
             )
+            if not public:
+                out[-1]["bin_count"] = int(counts.get(agg.name, 0))
         return out
 
     def _aggregation(self, name: str) -> Aggregation:
@@ -116,11 +129,13 @@ class StatsService:
             if cached is not None:
                 self._cache.move_to_end(etag)
                 return StatsResult(etag, cached, query.format)
+        if not self.secret:
+            raise RuntimeError("the statistics service answers only with a secret")
         try:
             layer = get_layer(self.engine, agg.area) if agg.area else None
         except UnknownLayer as exc:
             raise QueryError(f"aggregation {agg.name!r} is not ready: {exc}") from None
-        answer = run_query(self.engine, agg, layer, query, self._layer)
+        answer = run_query(self.engine, agg, layer, query, self._layer, self.secret)
         with self._lock:
             self._cache[etag] = answer
             while len(self._cache) > CACHE_SIZE:
@@ -164,7 +179,7 @@ def render(name: str, answer: Answer, fmt: str, next_url: str | None) -> tuple[b
     }
     if fmt == "csv":
         text = io.StringIO()
-        columns = list(answer.rows[0]) if answer.rows else ["insufficient", *answer.stats]
+        columns = list(answer.rows[0]) if answer.rows else list(answer.stats)
         # CRLF (RFC 4180): a cell holding a lone CR is then quoted too.
         writer = csv.writer(text, lineterminator="\r\n")
         writer.writerow(columns)

@@ -39,7 +39,6 @@ __all__ = [
     "hll_estimate",
     "hll_update",
     "quantiles",
-    "share_at_least",
 ]
 
 F64 = npt.NDArray[np.float64]
@@ -126,26 +125,6 @@ def quantiles(
         v = value_at(below) * (1 - frac) + value_at(above) * frac
         out[:, k] = np.where(has, np.clip(v, lo, hi), np.nan)
     return out
-
-
-def share_at_least(
-    owner_start: I64, index: npt.NDArray[np.integer], count: I64, threshold: float
-) -> F64:
-    """The fraction of each sketch's values at or above ``threshold`` (NaN for an empty one).
-
-    Buckets above the threshold's count whole; the one holding it counts in proportion to
-    the part of its (log-scale) range above the threshold, so the error is at most that one
-    bucket's values, all within ``ALPHA`` of the threshold."""
-    n = owner_start.size - 1
-    j = int(bucket_index(np.array([threshold], np.float64))[0])
-    split = j - math.log(min(max(threshold, MIN_VALUE), MAX_VALUE)) / _LOG_GAMMA  # in [0, 1)
-    weight = np.where(index > j, 1.0, np.where(index == j, split, 0.0))
-    owner = np.repeat(np.arange(n), np.diff(owner_start))
-    above = np.bincount(owner, weights=weight * count, minlength=n)
-    total = np.bincount(owner, weights=count.astype(np.float64), minlength=n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share: F64 = np.where(total > 0, above / total, np.nan)
-    return share
 
 
 def _mix(h: U64) -> U64:

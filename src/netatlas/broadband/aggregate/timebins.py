@@ -14,7 +14,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["UNITS", "coarser", "label", "local_parts", "parse_time", "slice_start", "zone"]
+__all__ = [
+    "UNITS",
+    "coarser",
+    "label",
+    "local_parts",
+    "parse_time",
+    "slice_start",
+    "slices_between",
+    "zone",
+]
 
 I64 = npt.NDArray[np.int64]
 
@@ -102,6 +111,26 @@ def slice_start(epoch: I64, unit: str, tz: ZoneInfo | None) -> I64:
         return np.zeros(epoch.size, np.int64)
     local = epoch if tz is None else epoch + _offsets(epoch, tz)
     return _local_to_utc(_floor_local(local, unit), tz)
+
+
+def slices_between(low: int, high: int, unit: str, tz: ZoneInfo | None, most: int) -> list[int]:
+    """Every slice of ``unit`` starting at or after ``low`` and at or before ``high``. Raises
+    ValueError when there would be more than ``most``."""
+    if unit == "all":
+        return [0] if low <= 0 <= high else []
+    if high < low:
+        return []
+    # Every slice lasts at least an hour (a day, for months and longer): an instant sampled at
+    # that step falls in each slice that starts in the range.
+    step = 3600 if unit in ("hour", "day", "week") else 86400
+    samples = (high - low) // step + 2
+    if samples > 24 * most:
+        raise ValueError(f"more than {most} slices")
+    starts = np.unique(slice_start(np.arange(low, high + step, step, dtype=np.int64), unit, tz))
+    inside = starts[(starts >= low) & (starts <= high)]
+    if inside.size > most:
+        raise ValueError(f"more than {most} slices")
+    return [int(v) for v in inside.tolist()]
 
 
 def local_parts(epoch: I64, tz: ZoneInfo | None) -> tuple[I64, I64]:

@@ -46,7 +46,7 @@ def configuration(settings: Settings, engine: Engine) -> dict[str, Any]:
     except FormError as exc:
         out["form_error"] = str(exc)
     try:
-        aggregations = StatsService(engine, settings.aggregations_path).aggregations()
+        aggregations = StatsService(engine, settings.aggregations_path).aggregations(public=False)
     except ConfigError as exc:
         out["aggregations_error"] = str(exc)
         return out

@@ -3,6 +3,10 @@
 //
 // Two requests per view: the areas' outlines once (GeoJSON, time and providers merged, which
 // also gives each area's all-time test count), then the figures per area and period (JSON).
+//
+// The API publishes noisy figures only (see /privacy): an area is listed only when it has
+// enough tests (the aggregation's publish_threshold), a count below it is null, and a median
+// or share is null until the area has enough tests and clients for it.
 (function () {
   "use strict";
   var M = window.NetAtlasMaps;
@@ -41,6 +45,9 @@
 
   function status(text) { $("map-status").textContent = text || ""; }
 
+  // The noisy test count an area needs before anything about it is published.
+  function threshold() { return state.agg.publish_threshold || state.agg.min_tests; }
+
   // Share of tests at or above `limit` Mbit/s, from an 8-bucket histogram (log-interpolated).
   function shareAbove(hist, limit) {
     if (!hist) return null;
@@ -55,11 +62,12 @@
     return above / total;
   }
 
-  // The share of tests good enough for a use: an exact statistic when the API has one,
-  // otherwise the smaller of the download and upload shares (an estimate from histograms).
+  // The share of tests good enough for a use: the API's statistic when it has one (null when
+  // the area has too few tests for it), otherwise the smaller of the download and upload
+  // shares (an estimate from histograms).
   function goodShare(r, key) {
     var exact = r["good_" + key];
-    if (exact !== undefined && exact !== null) return 100 * exact;
+    if (exact !== undefined) return exact === null ? null : 100 * exact;  // null: too few tests
     var use = useCases[key];
     if (!use) return null;
     var down = shareAbove(r.download_histogram, use.min_download);
@@ -127,11 +135,18 @@
         option.textContent = areaName(a) + (twins > 1 ? " · " + a.name : "");
         select.appendChild(option);
       });
-      // The layer with the most bins is usually the finest one with data: start there.
-      var first = state.aggregations.reduce(function (best, a) { return a.bin_count > best.bin_count ? a : best; });
-      select.value = first.name;
       $("aggregation").disabled = state.aggregations.length < 2;
-      return choose(first.name);
+      // The layer with the most figures published (areas × periods × providers) is usually
+      // the finest one with data: start there (limit=1: the answer's total is the number of
+      // cells listed).
+      return Promise.all(state.aggregations.map(function (a) {
+        var url = API + "/stats/" + encodeURIComponent(a.name) + "?stats=tests&format=json&limit=1";
+        return M.getJSON(url).then(function (d) { a.cells = d.total || 0; }, function () { a.cells = 0; });
+      })).then(function () {
+        var first = state.aggregations.reduce(function (best, a) { return a.cells > best.cells ? a : best; });
+        select.value = first.name;
+        return choose(first.name);
+      });
     }).catch(function (error) {
       status(error.status === 404 ? "Broadband statistics are not published on this site yet."
         : "The broadband statistics could not be loaded (" + error.message + ").");
@@ -158,8 +173,8 @@
     var isps = $("isp");
     isps.length = 1;
     isps.disabled = state.agg.bins.indexOf("isp") < 0;
-    if (state.agg.bin_count === 0) {
-      status("No speed tests have been aggregated yet. Run a test to put your area on the map.");
+    if (state.agg.cells === 0) {
+      status("No area has enough tests yet. Run a test to help put your area on the map.");
     }
     var outlines = fetchAll(statsURL({ "b.area": "key", stats: "tests", format: "geojson", limit: 50000 }));
     var providers = isps.disabled ? Promise.resolve([]) :
@@ -199,7 +214,7 @@
       $("play").disabled = state.periods.length < 2;
       var at = keep === null ? -1 : state.periods.indexOf(keep);
       setPeriod(at >= 0 ? at : fullestRecent(rows));
-      if (!rows.length && state.agg.bin_count > 0) status("No tests match this choice.");
+      if (!rows.length && state.agg.cells > 0) status("Too few tests match this choice to publish figures.");
       else if (rows.length) status("");
     });
   }
@@ -208,7 +223,7 @@
   // month under way often has too few tests yet (Piecewise showed the month before then).
   function fullestRecent(rows) {
     var counts = state.periods.map(function (t) {
-      return rows.filter(function (r) { return r.time === t && !r.insufficient; }).length;
+      return rows.filter(function (r) { return r.time === t && r.download_median != null; }).length;
     });
     var best = Math.max.apply(null, counts.concat([0]));
     for (var i = counts.length - 1; i >= 0; i -= 1) if (counts[i] * 2 >= best) return i;
@@ -242,21 +257,20 @@
     var note = (named ? "" : key + " · ") + when + (state.isp ? " · " + state.isp : "");
     var html = "<h3>" + M.escapeHTML(named || kind) + "</h3><p class=\"popup-note\">" + M.escapeHTML(note) + "</p>";
     if (!row) {
-      html += "<p>No tests here in " + M.escapeHTML(when) + ".</p>";
-    } else if (row.insufficient) {
-      var most = Math.max(row.download_count || 0, row.upload_count || 0);
-      html += "<p>Not enough tests yet: " + most + " of the " + state.agg.min_tests + " needed to publish figures.</p>";
+      html += "<p>Fewer than " + threshold() + " tests here in " + M.escapeHTML(when) + ", or none.</p>";
     } else {
+      var count = function (n) { return n === null || n === undefined ? "fewer than " + threshold() : "about " + M.formatNumber(n, 0); };
+      var figure = function (v, digits, unit) { return v === null || v === undefined ? "not enough tests" : M.formatNumber(v, digits) + " " + unit; };
       var lines = [
-        ["Download tests", M.formatNumber(row.download_count, 0)],
-        ["Median download", M.formatNumber(row.download_median, 1) + " Mbit/s"],
-        ["Upload tests", M.formatNumber(row.upload_count, 0)],
-        ["Median upload", M.formatNumber(row.upload_median, 1) + " Mbit/s"],
-        ["Median latency", M.formatNumber(row.min_rtt_median, 0) + " ms"],
+        ["Download tests", count(row.download_count)],
+        ["Median download", figure(row.download_median, 1, "Mbit/s")],
+        ["Upload tests", count(row.upload_count)],
+        ["Median upload", figure(row.upload_median, 1, "Mbit/s")],
+        ["Median latency", figure(row.min_rtt_median, 0, "ms")],
       ];
       if (state.metric === "good") {
         lines.push(["Good enough for " + useCases[state.use].label.toLowerCase(),
-          M.formatNumber(metric.value(row, state.use), 0) + " %"]);
+          figure(metric.value(row, state.use), 0, "%")]);
       }
       html += "<table class=\"popup-table\">" + lines.map(function (l) {
         return "<tr><th scope=\"row\">" + l[0] + "</th><td>" + l[1] + "</td></tr>";
@@ -277,8 +291,7 @@
       var layer = state.outlines[key];
       var row = byArea[key];
       var style = NO_TESTS, value = null;
-      if (row && row.insufficient) style = INSUFFICIENT;
-      else if (row) {
+      if (row) {
         value = metric.value(row, state.use);
         style = value === null || value === undefined ? INSUFFICIENT : {
           fillColor: PALETTE[classOf(metric, value)], fillOpacity: 0.78, color: "#33414f", weight: 0.8, dashArray: null,
@@ -306,7 +319,7 @@
     }
     var legend = $("legend");
     legend.innerHTML = "";
-    items.concat([[null, "Not enough tests (fewer than " + state.agg.min_tests + ")"], ["none", "No tests this period"]])
+    items.concat([[null, "Not enough tests for this figure"], ["none", "Fewer than " + threshold() + " tests, or none"]])
       .forEach(function (item) {
         var li = document.createElement("li");
         var swatch = document.createElement("span");
@@ -339,7 +352,7 @@
         });
         name.appendChild(button);
         tr.appendChild(name);
-        [M.formatNumber(item.row.tests, 0), item.row.insufficient ? "not enough tests" : M.formatNumber(item.value, metric.digits)]
+        [M.formatNumber(item.row.tests, 0), item.value === null || item.value === undefined ? "not enough tests" : M.formatNumber(item.value, metric.digits)]
           .forEach(function (text) {
             var td = document.createElement("td");
             td.className = "num";
@@ -359,7 +372,7 @@
 
   // ---- downloads of what is shown --------------------------------------------------------
 
-  var COLUMNS = ["area", "area_name", "period", "isp", "tests", "insufficient", "download_count", "download_median",
+  var COLUMNS = ["area", "area_name", "period", "isp", "tests", "download_count", "download_median",
     "upload_count", "upload_median", "min_rtt_median"];
 
   function exportRows() {
