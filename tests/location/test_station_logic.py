@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import msgspec
 import pytest
 
 from netatlas.location import _station_logic as logic
@@ -310,3 +311,38 @@ def test_year_old_station_blocked_twelve_times_stays_blocked() -> None:
 def test_never_blocked_young_station_is_not_blocked() -> None:
     assert not is_blocked(station(created=NOW, block_count=0), TODAY)
     assert not is_blocked(station(created=NOW, block_count=None), TODAY)
+
+
+# --- moves shorter than MAX_DIST ------------------------------------------------------------
+
+MOVE = 150.0
+
+
+def north(metres: float) -> float:
+    return 51.5 + metres / 111_195
+
+
+def test_batch_centred_beyond_move_distance_and_radius_restarts_the_station() -> None:
+    st = station(weight=50.0, samples=30)
+    d = decide(st, [wifi(north(500)), wifi(north(540))], WIFI, NOW, always, MOVE)
+    assert d.transition == logic.MOVE and d.lookup_region
+    assert d.station is not None and d.station.lat == pytest.approx(north(520))
+    assert (d.station.samples, d.station.weight, d.station.source) == (2, 2.0, GNSS)
+    assert d.station.created == st.created and d.station.block_count == 0
+
+
+def test_no_move_without_move_distance_single_fix_or_within_radius() -> None:
+    obs = [wifi(north(500)), wifi(north(540))]
+    assert decide(station(), obs, WIFI, NOW, always).transition == CHANGE  # disabled (cells)
+    assert decide(station(), obs[:1], WIFI, NOW, always, MOVE).transition == CHANGE
+    wide = msgspec.structs.replace(station(), radius=800)  # heard up to 800 m away before
+    assert decide(wide, obs, WIFI, NOW, always, MOVE).transition == CHANGE
+    assert (
+        decide(station(), [wifi(north(100)), wifi(north(140))], WIFI, NOW, always, MOVE)[0]
+        == CHANGE
+    )
+
+
+def test_query_observations_never_move_a_station() -> None:
+    obs = [wifi(north(500), source=QUERY), wifi(north(540), source=QUERY)]
+    assert decide(station(), obs, WIFI, NOW, always, MOVE).transition == CONFIRM

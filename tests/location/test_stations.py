@@ -209,6 +209,39 @@ def test_wifi_moved_10_km_is_blocked_then_ignored(engine: Engine) -> None:
     assert counters(engine)[(STAT_KEYS["wifi"], later.date() + timedelta(days=1), "wifi_c")] == 1
 
 
+def test_wifi_moved_600_m_restarts_at_its_new_place(engine: Engine) -> None:
+    # Heard around one house (radius ~40 m), then, a week later, consistently 600 m north:
+    # well within the 5 km MAX_DIST, so Ichnaea would merge it halfway between the two.
+    home = [wifi(51.5 + d / 111_195, -0.12 + e / 69_000) for d, e in ((-20, 0), (20, 0), (0, 25))]
+    apply(engine, "wifi", "c", home)
+    north = 51.5 + 600 / 111_195
+    there = [wifi(north + d / 111_195, -0.12) for d in (-30, -10, 10, 30)]
+    later = NOW + timedelta(days=7)
+    stats = apply(engine, "wifi", "c", there, later)
+    assert stats.transitions == {"move": 1}
+    row = wifi_row(engine)
+    assert distance(row.lat, row.lon, north, -0.12) < 1.0
+    assert (row.samples, row.weight, row.radius) == (4, 4.0, 30)
+    assert row.created == NOW and row.modified == later and row.region == "GB"
+    assert (row.block_count, row.block_last) == (0, None)  # a move is not a block
+    # Later fixes there merge as usual.
+    again = apply(engine, "wifi", "c", there[:2], later + timedelta(days=1))
+    assert again.transitions == {"change": 1} and wifi_row(engine).samples == 6
+
+
+def test_wifi_single_far_fix_or_short_shift_merges(engine: Engine) -> None:
+    apply(engine, "wifi", "c", [wifi(51.5 + d / 111_195, -0.12) for d in (-20, 0, 20)])
+    # One fix 400 m away (a GPS outlier, maybe) is never taken for a move.
+    far = wifi(51.5 + 400 / 111_195, -0.12)
+    assert apply(engine, "wifi", "c", [far], NOW + timedelta(hours=1)).transitions == {"change": 1}
+    row = wifi_row(engine)
+    assert row.samples == 4 and distance(row.lat, row.lon, *LONDON) < 120
+    # A consistent batch 100 m away (inside the 150 m move distance) merges too.
+    near = [wifi(51.5 + d / 111_195, -0.12) for d in (90, 100, 110)]
+    assert apply(engine, "wifi", "c", near, NOW + timedelta(hours=2)).transitions == {"change": 1}
+    assert wifi_row(engine).samples == 7
+
+
 def test_inconsistent_first_observations_insert_a_blocked_station(engine: Engine) -> None:
     stats = apply(engine, "wifi", "c", [wifi(51.5, -0.12), wifi(51.6, -0.12)])
     assert stats.transitions == {"new_block": 1}

@@ -19,6 +19,10 @@ from netatlas.location.observations import GNSS_SOURCES, Kind, Observation
 
 # Movement threshold and consistency limit (bbox diagonal) per kind, metres.
 MAX_DIST: Final[dict[Kind, float]] = {"blue": 100.0, "wifi": 5_000.0, "cell": 100_000.0}
+# A station whose new GNSS observations centre this far from its stored position, and beyond its
+# stored radius, has moved (within MAX_DIST) and restarts at the new place; None: never (cells).
+MOVE_DIST: Final[dict[Kind, float | None]] = {"blue": None, "wifi": 150.0, "cell": None}
+MOVE_MIN_OBSERVATIONS: Final = 2  # a single fix (maybe a GPS outlier) never moves a station
 MAX_OLD_WEIGHT: Final = 10_000.0  # an old station's weight counts at most this much in a merge
 MAX_OLD_AGE: Final = timedelta(days=365)  # a disagreeing station older than this is replaced
 TEMPORARY_BLOCK_DAYS: Final = 2
@@ -36,10 +40,11 @@ NEW_BLOCK: Final = "new_block"
 CONFIRM: Final = "confirm"
 CHANGE: Final = "change"
 REPLACE: Final = "replace"
+MOVE: Final = "move"
 BLOCK: Final = "block"
 NOTHING: Final = "nothing"
 BLOCKED: Final = "blocked"  # not a transition: the station is blocked, its observations ignored
-TRANSITIONS: Final = (NEW, NEW_BLOCK, CONFIRM, CHANGE, REPLACE, BLOCK, NOTHING, BLOCKED)
+TRANSITIONS: Final = (NEW, NEW_BLOCK, CONFIRM, CHANGE, REPLACE, MOVE, BLOCK, NOTHING, BLOCKED)
 
 EARTH_RADIUS: Final = 6_371_008.8  # mean radius, metres
 
@@ -175,11 +180,13 @@ def decide(
     max_dist: float,
     now: datetime,
     in_region: Callable[[float, float, str], bool],
+    move_dist: float | None = None,
 ) -> Decision:
     """The transition a station makes given its new observations (all of its key).
 
     ``now`` is a naive UTC datetime; ``in_region`` tells whether a point lies in a region's
-    buffered polygon (to keep a moved station's region when it still fits).
+    buffered polygon (to keep a moved station's region when it still fits). ``move_dist``
+    enables the detection of moves shorter than ``max_dist`` (see :func:`has_moved`).
     """
     today = now.date()
     if station is not None and is_blocked(station, today):
@@ -208,6 +215,8 @@ def decide(
         stored_gnss = station.source is None or station.source in GNSS_SOURCES
         if stored_gnss:
             if source == GNSS:
+                if move_dist is not None and has_moved(station, agg, move_dist):
+                    return Decision(MOVE, replace(station, agg, source, now), True)
                 return change(station, agg, source, now, in_region)
             return confirm(station, today)
         if source == GNSS:
@@ -217,6 +226,24 @@ def decide(
     if modified is not None and now - modified > MAX_OLD_AGE:
         return Decision(REPLACE, replace(station, agg, source, now), True)
     return Decision(BLOCK, block(station, now), False)
+
+
+def has_moved(station: Station, agg: Aggregate, move_dist: float) -> bool:
+    """Whether new GNSS observations say a station moved, though less than MAX_DIST.
+
+    Ichnaea only notices moves beyond MAX_DIST (5 km for WiFi); a shorter one is merged, and the
+    station ends up between its old and new homes, where it was never heard. Here a batch of at
+    least MOVE_MIN_OBSERVATIONS observations whose (signal-weighted) centre lies farther than
+    both ``move_dist`` and the stored radius from the stored centre, i.e. outside the area where
+    the station has ever been heard, restarts the station at the new centre. A single fix,
+    possibly a GPS outlier, never does.
+    """
+    lat = station.lat
+    lon = station.lon
+    if lat is None or lon is None or agg.samples < MOVE_MIN_OBSERVATIONS:
+        return False
+    limit = max(move_dist, float(station.radius or 0))
+    return distance(lat, lon, agg.lat, agg.lon) > limit
 
 
 def new_station(agg: Aggregate, source: int, now: datetime) -> Station:

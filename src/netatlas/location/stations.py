@@ -40,6 +40,7 @@ from netatlas.location import _station_logic as logic
 from netatlas.location._station_logic import (
     CONFIRM,
     MAX_DIST,
+    MOVE_DIST,
     NEW,
     NEW_BLOCK,
     STATION_COLUMNS,
@@ -227,6 +228,7 @@ def apply_observations(
     offset = 2 if is_cell else 1  # key (and psc) precede the station columns in a select
     base = 7 if is_cell else 1  # the key (and cell columns) precede them in a written row
     max_dist = MAX_DIST[kind]
+    move_dist = MOVE_DIST[kind]
     in_region = regions.in_region
     decide = logic.decide
     astuple = msgspec.structs.astuple
@@ -238,7 +240,7 @@ def apply_observations(
         group = groups[key]
         row = existing.get(key)
         station = None if row is None else Station(*row[offset:])
-        transition, new, lookup = decide(station, group, max_dist, now, in_region)
+        transition, new, lookup = decide(station, group, max_dist, now, in_region, move_dist)
         transitions[transition] += 1
         if new is None:
             continue
