@@ -177,7 +177,7 @@ def test_answers_are_keyed_by_the_site_secret(settings: Settings, tmp_path: Path
     update_statistics(engine, path)
     query = "/api/v1/broadband/stats/tiles?format=json&b.time=all&stats=tests,download_histogram"
     answers = []
-    for secret in ("statistics test secret", "statistics test secret", "another secret"):
+    for secret in ("statistics test secret", "statistics test secret", "another statistics secret"):
         other = create_app(replace(app.state.services.settings, secret_key=secret), run_jobs=False)
         with TestClient(other, base_url="http://127.0.0.1") as client:
             answers.append(client.get(query).json()["rows"])

@@ -261,7 +261,7 @@ def test_csv_and_paging(api: Any) -> None:
     page2 = client.get("/api/v1/broadband/stats/tiles?format=json&limit=1&offset=1").json()
     assert len(page2["rows"]) == 1 and page2["next"] is None and page2["total"] == 2
     empty = client.get("/api/v1/broadband/stats/tiles?format=csv&f.isp=Nobody&stats=tests")
-    assert empty.text == "tests\n"
+    assert empty.text == "tests\r\n"  # CRLF line ends (RFC 4180)
 
 
 def test_etag(api: Any) -> None:

@@ -54,7 +54,7 @@ def test_requests_are_counted_per_route_template_and_status(client: Any) -> None
     client.get("/no/such/page")
     client.post("/v2/geosubmit", content=b"not json")
     after = scrape(client)
-    template = "/tiles/{z:int}/{x:int}/{name:str}"
+    template = "/tiles/{z}/{x}/{name}"
     tiles = [k for k in after["netatlas_http_requests_total"] if ("endpoint", template) in k]
     assert tiles, "tile requests are labelled by their route template"
     grown = sum(

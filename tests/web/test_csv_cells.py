@@ -62,8 +62,15 @@ def test_the_statistics_csv_neutralises_formulas(settings: Settings, tmp_path: P
     app = create_app(Settings(**{**settings.__dict__, "aggregations_path": str(path)}))
     engine = app.state.services.engine
     try:
-        load(engine, [row(f"f{i}", 50.0 + i, isp="=1+2", asn=64500) for i in range(6)])
-        load(engine, [row(f"p{i}", 20.0 + i, ip=f"198.51.100.{i}") for i in range(6)])
+        # Enough tests and clients per ISP for the cells to be published (see /privacy).
+        load(
+            engine,
+            [
+                row(f"f{i}", 50.0 + i % 10, isp="=1+2", asn=64500, ip=f"203.0.113.{i}")
+                for i in range(80)
+            ],
+        )
+        load(engine, [row(f"p{i}", 20.0 + i % 10, ip=f"198.51.100.{i}") for i in range(80)])
         update_statistics(engine, str(path))
         with TestClient(app, base_url="http://127.0.0.1") as client:
             res = client.get("/api/v1/broadband/stats/isps", params={"format": "csv"})
