@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
+from tests.location.locate._seed import add_area, add_macs
 
 PATHS = ["/v1/geolocate", "/v1/country", "/v2/geosubmit", "/v1/geosubmit", "/v1/submit"]
 SUBMIT_PATHS = ["/v2/geosubmit", "/v1/geosubmit", "/v1/submit"]
@@ -93,3 +96,67 @@ def test_bytes_invalid_in_their_charset_are_a_400(client: Any, path: str) -> Non
             path, content=data, headers={"Content-Type": f"application/json; charset={charset}"}
         )
         assert "decode" in _error(res, 400, "parseError")["details"]
+
+
+# ----------------------------------------------------------------- networks in one query
+
+KNOWN = ["a0b1c2d3e4f0", "a0b1c2d3e4f1", "a0b1c2d3e4f2"]
+
+
+def _huge_query(n: int) -> dict[str, Any]:
+    """``n`` WiFi networks (the three known ones strongest) and ``n`` LTE cells with distinct
+    LACs, half with a cell id and half without (area-only)."""
+    wifis = [{"macAddress": mac, "signalStrength": -45} for mac in KNOWN]
+    wifis += [{"macAddress": f"00{i:010x}", "signalStrength": -90} for i in range(n - 3)]
+    cells: list[dict[str, Any]] = [
+        {"radioType": "lte", "mobileCountryCode": 234, "mobileNetworkCode": 30,
+         "locationAreaCode": lac, "signalStrength": -100 - lac % 20}
+        | ({"cellId": 1000 + lac} if lac % 2 else {})
+        for lac in range(1, n + 1)
+    ]  # fmt: skip
+    return {"wifiAccessPoints": wifis, "cellTowers": cells}
+
+
+def test_tens_of_thousands_of_networks_are_answered(client: Any, app: Any) -> None:
+    # 20,000 distinct LACs once overflowed SQLite's bound-variable limit (a 500); now only the
+    # strongest networks of each kind are considered and the answer comes from the known ones.
+    engine = app.state.services.engine
+    now = datetime.now(UTC).replace(tzinfo=None)
+    add_macs(
+        engine,
+        "wifi",
+        [(mac, 51.5 + i * 1e-4, -0.1) for i, mac in enumerate(KNOWN)],
+        created=now,
+        modified=now,
+        last_seen=now.date(),
+    )
+    body = gzip.compress(json.dumps(_huge_query(20_000)).encode())
+    headers = {"Content-Encoding": "gzip"}
+    res = client.post("/v1/geolocate", content=body, headers=headers)
+    assert res.status_code == 200, res.text
+    assert res.json()["location"]["lat"] == pytest.approx(51.5001, abs=1e-3)
+    assert "fallback" not in res.json()
+    res = client.post("/v1/country", content=body, headers=headers)
+    assert res.status_code == 200, res.text
+    assert res.json()["country_code"] == "GB"
+
+
+def test_more_areas_than_any_bound_variable_limit(client: Any, app: Any) -> None:
+    # 140,000 distinct 5G tracking areas: more keys than one statement may bind on SQLite (up to
+    # 250,000 variables as Debian builds it, 32,766 by default) or PostgreSQL (65,535).
+    engine = app.state.services.engine
+    add_area(engine, "nr", 234, 30, 20, 51.5, -0.1)
+    cells = [
+        {"radioType": "nr", "mobileCountryCode": 234, "mobileNetworkCode": 30,
+         "locationAreaCode": tac, "signalStrength": -50 if tac == 20 else -120}
+        for tac in range(1, 140_001)
+    ]  # fmt: skip
+    body = gzip.compress(json.dumps({"cellTowers": cells}).encode())
+    headers = {"Content-Encoding": "gzip"}
+    res = client.post("/v1/geolocate", content=body, headers=headers)
+    assert res.status_code == 200, res.text
+    assert res.json()["fallback"] == "lacf"
+    assert res.json()["location"]["lat"] == pytest.approx(51.5, abs=1e-3)
+    res = client.post("/v1/country", content=body, headers=headers)
+    assert res.status_code == 200, res.text
+    assert res.json()["country_code"] == "GB"

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from netatlas.location.body import decode_body
 from netatlas.location.errors import ApiError
-from netatlas.location.locate.query import LocateRequest, Query, parse_query
+from netatlas.location.locate.query import MAX_NETWORKS, LocateRequest, Query, parse_query
 from netatlas.location.locating import Caller, country, geolocate
 from netatlas.location.schema import CountryResponse, ErrorEnvelope, GeolocateResponse
 from netatlas.services import Services
@@ -75,7 +75,11 @@ def _locate_doc(path: str, answer: type, summary: str) -> OpenAPIPath:
         request=LocateRequest,
         params=[Param("key", "API key (required when the server requires keys).")],
         tags=("location",),
-        description="An empty body is an IP-only query. Bodies may be gzip-encoded.",
+        description=(
+            "An empty body is an IP-only query. Bodies may be gzip-encoded. At most "
+            f"{MAX_NETWORKS} networks of each kind (WiFi, Bluetooth, cells, cell areas) are "
+            "considered, the strongest signals."
+        ),
         responses={
             200: Reply("The answer.", answer),
             400: Reply("Bad body or key.", ErrorEnvelope),
