@@ -3,13 +3,22 @@ answer, never a 500."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import gzip
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 
+from netatlas.app import create_app
+from netatlas.location import intake, locate_views
+from netatlas.location.body import INLINE_BYTES
+from netatlas.location.models import api_key
+from netatlas.settings import Settings
 from tests.location.locate._seed import add_area, add_macs
 
 PATHS = ["/v1/geolocate", "/v1/country", "/v2/geosubmit", "/v1/geosubmit", "/v1/submit"]
@@ -160,3 +169,148 @@ def test_more_areas_than_any_bound_variable_limit(client: Any, app: Any) -> None
     res = client.post("/v1/country", content=body, headers=headers)
     assert res.status_code == 200, res.text
     assert res.json()["country_code"] == "GB"
+
+
+# ----------------------------------------------------------------- submit rate per address
+
+
+def _reports(n: int, wifis: int = 20, seed: int = 0) -> list[dict[str, Any]]:
+    """``n`` stumbler-like reports (``wifis`` access points and a cell each, ~2 KB of JSON)."""
+    return [
+        {
+            "timestamp": 1_700_000_000_000 + i * 1000,
+            "position": {"latitude": 51.5 + i * 1e-5, "longitude": -0.1, "accuracy": 8.5,
+                         "altitude": 40.1, "speed": 1.4, "heading": 90.0, "source": "gps"},
+            "wifiAccessPoints": [
+                {"macAddress": f"{seed:02x}{i:06x}{j:04x}", "signalStrength": -60 - j,
+                 "frequency": 2437, "ssid": "somewhere"}
+                for j in range(wifis)
+            ],
+            "cellTowers": [{"radioType": "lte", "mobileCountryCode": 234, "mobileNetworkCode": 30,
+                            "locationAreaCode": 1234, "cellId": 5678 + i, "signalStrength": -90}],
+        }
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def _limited(settings: Settings, per_minute: int, burst: int) -> Any:
+    s = dataclasses.replace(settings, submit_bytes_per_minute=per_minute, submit_burst_bytes=burst)
+    app = create_app(s, run_jobs=False)
+    with app.state.services.engine.begin() as conn:
+        conn.execute(
+            api_key.insert().values(
+                valid_key="partner", allow_locate=True, allow_region=True, allow_fallback=False
+            )
+        )
+    return app
+
+
+@pytest.mark.parametrize("path", SUBMIT_PATHS)
+def test_submissions_over_the_address_rate_are_a_429(settings: Settings, path: str) -> None:
+    # 32 KiB at once, then 1 KiB a second; each body below is about 10 KB.
+    app = _limited(settings, per_minute=60 * 1024, burst=32 * 1024)
+    body = _body(path)
+    body["items"] = body["items"] * (10_000 // len(json.dumps(body["items"])))
+    data = json.dumps(body).encode()
+    assert 9_000 < len(data) < 11_000
+    first = {"X-Forwarded-For": "81.2.69.192"}
+    with TestClient(app) as client:
+        for _ in range(3):
+            _ok(client.post(path, content=data, headers=first), path)
+        res = client.post(path, content=data, headers=first)
+        error = _error(res, 429, "rateLimitExceeded")
+        assert error["errors"][0]["domain"] == "usageLimits"
+        assert 1 <= int(res.headers["retry-after"]) <= 10
+        assert res.headers["access-control-allow-origin"] == "*"
+        # Gzip changes nothing: what counts is the JSON after decompression.
+        packed = gzip.compress(data)
+        res = client.post(path, content=packed, headers={"Content-Encoding": "gzip", **first})
+        _error(res, 429, "rateLimitExceeded")
+        # Another address, the same address's other /64 neighbour, and a known key pass.
+        _ok(client.post(path, content=data, headers={"X-Forwarded-For": "81.2.69.193"}), path)
+        _ok(client.post(f"{path}?key=partner", content=data, headers=first), path)
+        # An unknown key is no key.
+        res = client.post(f"{path}?key=unknown", content=data, headers=first)
+        _error(res, 429, "rateLimitExceeded")
+    app.state.services.close()
+
+
+def test_large_and_undecodable_bodies_count_too(settings: Settings) -> None:
+    app = _limited(settings, per_minute=60 * 1024, burst=256 * 1024)
+    body = json.dumps({"items": _reports(100)}).encode()
+    assert 150_000 < len(body) < 256 * 1024  # over INLINE_BYTES: decoded in a worker thread
+    with TestClient(app) as client:
+        a = {"X-Forwarded-For": "81.2.69.192", "Content-Encoding": "gzip"}
+        _ok(client.post("/v2/geosubmit", content=gzip.compress(body), headers=a), "/v2/geosubmit")
+        _error(client.post("/v2/geosubmit", content=body, headers=a), 429, "rateLimitExceeded")
+        # A broken gzip stream counts as much as it could have inflated to (here: the bucket).
+        b = {"X-Forwarded-For": "81.2.69.194", "Content-Encoding": "gzip"}
+        broken = gzip.compress(body)[:-100]
+        _error(client.post("/v2/geosubmit", content=broken, headers=b), 400, "parseError")
+        _error(
+            client.post("/v2/geosubmit", json={"items": []}, headers=b), 429, "rateLimitExceeded"
+        )
+    app.state.services.close()
+
+
+def test_ordinary_stumblers_are_never_refused(client: Any) -> None:
+    # Default settings. A phone back online uploads a week's backlog of 5,000 reports in
+    # batches of 500 (about 10 MB of JSON), then uploads a few reports every few seconds.
+    headers = {"X-Forwarded-For": "81.2.69.192", "Content-Encoding": "gzip"}
+    for batch in range(10):
+        data = gzip.compress(json.dumps({"items": _reports(500, seed=batch)}).encode())
+        assert client.post("/v2/geosubmit", content=data, headers=headers).status_code == 200
+    for upload in range(200):
+        data = gzip.compress(json.dumps({"items": _reports(3, seed=100 + upload)}).encode())
+        assert client.post("/v2/geosubmit", content=data, headers=headers).status_code == 200
+
+
+# ----------------------------------------------------------------- where bodies are parsed
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+@pytest.fixture
+def parsed_on_loop(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Records, for each body parsed, whether that happened on the event loop."""
+    seen: list[bool] = []
+
+    def spy(parse: Callable[..., Any]) -> Callable[..., Any]:
+        def recorded(*args: Any, **kwargs: Any) -> Any:
+            seen.append(_on_event_loop())
+            return parse(*args, **kwargs)
+
+        return recorded
+
+    monkeypatch.setattr(locate_views, "parse_query", spy(locate_views.parse_query))
+    monkeypatch.setattr(intake, "parse_submit", spy(intake.parse_submit))
+    return seen
+
+
+def test_small_bodies_inline_large_ones_in_a_thread(
+    client: Any, parsed_on_loop: list[bool]
+) -> None:
+    many = [{"macAddress": f"00{i:010x}", "signalStrength": -90} for i in range(1, 2001)]
+    large_query = json.dumps({"wifiAccessPoints": many}).encode()
+    large_batch = json.dumps({"items": _reports(200)}).encode()
+    assert len(large_query) > INLINE_BYTES and len(large_batch) > INLINE_BYTES
+    assert len(gzip.compress(large_batch)) < 32 * 1024  # was parsed inline, by compressed size
+    gz = {"Content-Encoding": "gzip"}
+    for path in ("/v1/geolocate", "/v1/country"):
+        _ok(client.post(path, json=_body(path)), path)
+        _ok(client.post(path, content=large_query), path)
+        _ok(client.post(path, content=gzip.compress(large_query), headers=gz), path)
+    for path in SUBMIT_PATHS:
+        _ok(client.post(path, json=_body(path)), path)
+    _ok(client.post("/v2/geosubmit", content=large_batch), "/v2/geosubmit")
+    _ok(
+        client.post("/v2/geosubmit", content=gzip.compress(large_batch), headers=gz),
+        "/v2/geosubmit",
+    )
+    assert parsed_on_loop == [True, False, False] * 2 + [True] * 3 + [False, False]

@@ -24,7 +24,7 @@ from typing import Final
 
 from netatlas.location.errors import ParseError, PayloadTooLarge
 
-__all__ = ["CHARSETS", "decode_body"]
+__all__ = ["CHARSETS", "INLINE_BYTES", "decode_body", "decode_small_body", "failed_size"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # gzip wrapper
@@ -58,6 +58,13 @@ CHARSETS: Final = {
 }
 _MAX_SHOWN = 40  # characters of an unknown charset name echoed back
 
+#: Bodies up to this size (received and decoded) are parsed on the event loop: about a
+#: millisecond of work, less than a hop to a worker thread costs under the GIL. Larger ones are
+#: parsed in a worker thread, so that no request holds the others up for long.
+INLINE_BYTES: Final = 64 * 1024
+#: The most a deflate stream can expand (1,032 to 1).
+_MAX_RATIO: Final = 1032
+
 
 def decode_body(
     raw: bytes, content_encoding: str | None, charset: str | None, max_size: int
@@ -88,6 +95,31 @@ def decode_body(
         # No coding declared, but gzip's magic bytes cannot start a JSON text: sniffed gzip.
         data = _gunzip(data, max_size)
     return _decode_text(data, charset)
+
+
+def decode_small_body(
+    raw: bytes, content_encoding: str | None, charset: str | None, max_size: int
+) -> str | None:
+    """:func:`decode_body` for a body that is small as received and decoded, else None.
+
+    None means: parse this one off the event loop, with :func:`decode_body` there. At most
+    :data:`INLINE_BYTES` are inflated here, so a compressed body that expands further costs
+    next to nothing before it is handed on. Raises what :func:`decode_body` raises.
+    """
+    if len(raw) > INLINE_BYTES:
+        return None
+    limit = min(INLINE_BYTES, max_size)
+    try:
+        return decode_body(raw, content_encoding, charset, limit)
+    except PayloadTooLarge:
+        if limit == max_size:
+            raise
+        return None
+
+
+def failed_size(raw: bytes, max_size: int) -> int:
+    """What a body that could not be decoded may have cost: as much as it could inflate to."""
+    return min(len(raw) * _MAX_RATIO, max_size)
 
 
 def _codings(header: str | None) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -9,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from netatlas.location.errors import ApiError, ParseError, PayloadTooLarge
+from netatlas.web.clientip import client_ip
 
 _encode = msgspec.json.encode
 
@@ -56,6 +58,13 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(limit=limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def request_ip(request: Request, trusted: Sequence[str]) -> str | None:
+    """The client's address: the peer, or what trusted proxies say in ``X-Forwarded-For``."""
+    peer = request.client.host if request.client else None
+    forwarded = ", ".join(request.headers.getlist("x-forwarded-for")) or None
+    return client_ip(peer, forwarded, trusted)
 
 
 def charset_of(request: Request) -> str | None:
