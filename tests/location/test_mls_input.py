@@ -7,7 +7,10 @@ import asyncio
 import dataclasses
 import gzip
 import json
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -314,3 +317,37 @@ def test_small_bodies_inline_large_ones_in_a_thread(
         "/v2/geosubmit",
     )
     assert parsed_on_loop == [True, False, False] * 2 + [True] * 3 + [False, False]
+
+
+def test_large_bodies_are_parsed_two_at_a_time(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Parsing holds the GIL, and a large body can take many times its size in memory while
+    # parsed: a burst of large bodies must neither multiply that nor take every worker thread.
+    lock = threading.Lock()
+    inside = [0, 0]  # now, most at once
+
+    def spy(parse: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                inside[0] += 1
+                inside[1] = max(inside)
+            try:
+                time.sleep(0.05)  # long enough for the other requests to catch up
+                return parse(*args, **kwargs)
+            finally:
+                with lock:
+                    inside[0] -= 1
+
+        return counted
+
+    monkeypatch.setattr(locate_views, "parse_query", spy(locate_views.parse_query))
+    monkeypatch.setattr(intake, "parse_submit", spy(intake.parse_submit))
+    many = [{"macAddress": f"00{i:010x}", "signalStrength": -90} for i in range(1, 2001)]
+    bodies = [("/v1/geolocate", json.dumps({"wifiAccessPoints": many}).encode())] * 4
+    bodies += [("/v2/geosubmit", json.dumps({"items": _reports(200)}).encode())] * 4
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        answers = list(pool.map(lambda job: client.post(job[0], content=job[1]), bodies))
+    for (path, _), res in zip(bodies, answers, strict=True):
+        _ok(res, path)
+    assert inside == [0, 2]

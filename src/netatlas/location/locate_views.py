@@ -23,6 +23,7 @@ from netatlas.web.http import (
     options_response,
     read_body,
     request_ip,
+    run_large,
 )
 from netatlas.web.openapi import OpenAPIPath, Param, Reply
 
@@ -64,7 +65,7 @@ def _view(answer: Answer) -> Callable[[Request], Awaitable[Response]]:
                     query = parse_query(decode_body(raw, encoding, charset, max_size))
                     return answer(services, query, caller)
 
-                body = await run_in_threadpool(parse_and_answer)
+                body = await run_large(parse_and_answer)
         except ApiError as error:
             return error_response(error)
         return json_response(body)

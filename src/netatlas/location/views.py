@@ -22,6 +22,7 @@ from netatlas.web.http import (
     options_response,
     read_body,
     request_ip,
+    run_large,
 )
 from netatlas.web.openapi import OpenAPIPath, Param, Reply
 
@@ -82,7 +83,7 @@ def _submit_view(api: Literal["v2", "v1", "v0"]):  # type: ignore[no-untyped-def
                     await run_in_threadpool(finish, size, None, 0)
                 raise
             if text is None:
-                await run_in_threadpool(decode_and_finish)
+                await run_large(decode_and_finish)
             elif item is not None or ip is not None:
                 await run_in_threadpool(finish, len(text), item, reports)
         except ApiError as error:

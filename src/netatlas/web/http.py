@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,6 +15,13 @@ from netatlas.location.errors import ApiError, ParseError, PayloadTooLarge
 from netatlas.web.clientip import client_ip
 
 _encode = msgspec.json.encode
+_T = TypeVar("_T")
+
+#: Large request bodies decoded and parsed at once per process. Parsing holds the GIL, so more
+#: at once would not finish sooner; each can take many times its size in memory (a 32 MiB body
+#: of empty objects takes over a gigabyte), and they would take the threads that serve database
+#: lookups and queue writes.
+LARGE_BODIES = anyio.CapacityLimiter(2)
 
 # Ichnaea compatibility: every API response, errors included, allows any origin for 30 days.
 CORS_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Max-Age": "2592000"}
@@ -35,6 +44,12 @@ def error_response(error: ApiError, *, cors: bool = True) -> Response:
     return Response(
         error.body(), status_code=error.status, media_type="application/json", headers=headers
     )
+
+
+async def run_large(func: Callable[[], _T]) -> _T:
+    """Run ``func`` (a large body's decoding, parsing and what follows) in a worker thread, at
+    most ``LARGE_BODIES`` at once."""
+    return await anyio.to_thread.run_sync(func, limiter=LARGE_BODIES)
 
 
 def options_response() -> Response:
