@@ -9,6 +9,7 @@ import gzip
 import json
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -351,3 +352,135 @@ def test_large_bodies_are_parsed_two_at_a_time(
     for (path, _), res in zip(bodies, answers, strict=True):
         _ok(res, path)
     assert inside == [0, 2]
+
+
+# ----------------------------------------------------------------------------- garbage
+
+ODD_VALUES: list[Any] = [
+    None, True, 0, -1, 1.5, -0.0, 10**30, -(10**30), 2**63, 2**64, 1e308, "", "x", "12", "NaN",
+    "\u0000", [], [1], [[]], [{}], {}, {"a": 1},
+]  # fmt: skip
+WIFI_FIELDS = ["macAddress", "signalStrength", "age", "channel", "frequency", "ssid", "radioType"]
+CELL_FIELDS = [
+    "radioType", "radio", "mobileCountryCode", "mobileNetworkCode", "locationAreaCode", "cellId",
+    "newRadioCellId", "age", "asu", "primaryScramblingCode", "signalStrength", "timingAdvance",
+    "mcc", "mnc", "lac", "tac",
+]  # fmt: skip
+POSITION_FIELDS = ["latitude", "longitude", "accuracy", "altitude", "age", "heading", "source"]
+TOP_FIELDS = [
+    "items", "wifiAccessPoints", "cellTowers", "bluetoothBeacons", "fallbacks", "considerIp",
+    "radioType", "carrier", "homeMobileCountryCode", "homeMobileNetworkCode",
+]  # fmt: skip
+WIFI = {"macAddress": "a0b1c2d3e4f5", "signalStrength": -50}
+WIFI2 = {"macAddress": "a0b1c2d3e4f6", "signalStrength": -60}
+CELL = {"radioType": "lte", "mobileCountryCode": 234, "mobileNetworkCode": 30,
+        "locationAreaCode": 1, "cellId": 2}  # fmt: skip
+POSITION = {"latitude": 51.5, "longitude": -0.1}
+
+
+def _garbage_bodies() -> list[Any]:
+    """Wrong JSON types at every level of every API's body."""
+    bodies: list[Any] = [None, 0, "x", [], [{}], 1e308]
+    for value in ODD_VALUES:
+        bodies += [{name: value} for name in TOP_FIELDS]
+        bodies.append({"fallbacks": {"lacf": value, "ipf": value}})
+        bodies.append({"items": [value, {"wifiAccessPoints": [WIFI, WIFI2]}]})
+        for name in WIFI_FIELDS:
+            entry = WIFI | {name: value}
+            bodies.append({"wifiAccessPoints": [entry, WIFI2], "bluetoothBeacons": [entry, WIFI2]})
+            report = {
+                "position": POSITION,
+                "wifiAccessPoints": [entry],
+                "bluetoothBeacons": [entry],
+            }
+            bodies.append({"items": [report, POSITION | {"wifi": [entry], "blue": [entry]}]})
+        for name in CELL_FIELDS:
+            cell = CELL | {name: value}
+            bodies.append({"cellTowers": [cell, value]})
+            bodies.append({"items": [{"cellTowers": [cell]}, POSITION | {"cell": [cell]}]})
+        for name in [*POSITION_FIELDS, "timestamp", "time", "position", "carrier"]:
+            report = {"position": POSITION | {name: value}, "wifiAccessPoints": [WIFI], name: value}
+            bodies.append({"items": [report, POSITION | {"wifi": [WIFI], name: value}]})
+    return bodies
+
+
+def _literal_bodies() -> list[bytes]:
+    """JSON the encoders would not write: non-finite literals, huge numbers, deep nesting."""
+    wifi = b'{"macAddress":"a0b1c2d3e4f5","signalStrength":%s}'
+    return [
+        b"NaN", b"-Infinity", b'{"considerIp": NaN}', b'{"fallbacks": {"ipf": Infinity}}',
+        b'{"wifiAccessPoints":[' + wifi % b"NaN" + b"," + wifi % b"-Infinity" + b"]}",
+        b'{"items":[{"position":{"latitude":NaN,"longitude":Infinity},"wifiAccessPoints":['
+        + wifi % b"1e999" + b"]}]}",
+        b'{"items":[{"timestamp":' + b"9" * 5000 + b',"wifiAccessPoints":[' + wifi % b"-1e999"
+        + b"]}]}",
+        b'{"cellTowers":[{"radioType":"lte","mobileCountryCode":' + b"9" * 5000
+        + b',"mobileNetworkCode":1e400,"locationAreaCode":-1e400,"cellId":1e-400}]}',
+        b'{"homeMobileCountryCode": 1e999, "homeMobileNetworkCode": NaN}',
+        b"[" * 100_000, b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+        b'{"items": [' + b"[" * 5000 + b"]" * 5000 + b"]}",
+        b'{"wifiAccessPoints": [' + b"[" * 5000 + b"]" * 5000 + b"]}",
+        b'{"items":[{"position":' + b'{"a":' * 5000 + b"1" + b"}" * 5000 + b"}]}",
+        b'{"items":[{"wifiAccessPoints":[{"macAddress":' + b"[" * 5000 + b"]" * 5000 + b"}]}]}",
+        b'{"carrier":"\\ud800","items":[{"carrier":"\\udc00","wifiAccessPoints":[{"macAddress":"\\ud800"}]}]}',
+        b"{}{}", b'{"items": []} x', b"\x00", b"\xff\xfe{", b'{"items":[1,2,"x",null,[],true]}',
+    ]  # fmt: skip
+
+
+def _answered(res: Any, path: str) -> None:
+    """A normal answer, or a 4xx error envelope: never a 5xx."""
+    assert res.status_code < 500, (path, res.status_code, res.text[:200])
+    if res.status_code >= 400:
+        _error(res, res.status_code, res.json()["error"]["errors"][0]["reason"])
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_wrong_types_at_every_level(client: Any, path: str) -> None:
+    for body in _garbage_bodies():
+        _answered(client.post(path, content=json.dumps(body)), path)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_literals_deep_nesting_and_broken_text(client: Any, path: str) -> None:
+    for raw in _literal_bodies():
+        _answered(client.post(path, content=raw), path)
+        res = client.post(path, content=gzip.compress(raw), headers={"Content-Encoding": "gzip"})
+        _answered(res, path)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_broken_and_mislabelled_compression(client: Any, path: str) -> None:
+    raw = json.dumps(_body(path)).encode()
+    packed = gzip.compress(raw)
+    for data, coding in [
+        (packed[:-4], "gzip"), (packed[:10], "gzip"), (b"\x1f\x8b", None), (packed[:-4], None),
+        (gzip.compress(packed), "gzip"), (raw, "br"), (packed, "br"), (raw, "gzip, br"),
+        (zlib.compress(raw)[:-3], "deflate"), (b"\x1f\x8b\x08" + b"\x00" * 7, "gzip"),
+        (packed, "deflate, gzip"), (b"", "gzip"), (packed, "a" * 5000),
+    ]:  # fmt: skip
+        headers = {"Content-Encoding": coding} if coding else {}
+        res = client.post(path, content=data, headers=headers)
+        if res.status_code == 400:
+            assert "decode" in _error(res, 400, "parseError").get("details", {"decode": ""})
+        else:
+            _ok(res, path)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_gzip_bombs_up_to_the_limit(settings: Settings, path: str) -> None:
+    limit = 1 << 20
+    app = create_app(dataclasses.replace(settings, max_body_bytes=limit), run_jobs=False)
+    start, end = (b'{"items": [', b"]}") if path in SUBMIT_PATHS else (b"{", b"}")
+    exactly = start + b" " * (limit - len(start) - len(end)) + end
+    over = start + b" " * (limit + 1 - len(start) - len(end)) + end
+    gz = {"Content-Encoding": "gzip"}
+    with TestClient(app) as client:
+        res = client.post(path, content=gzip.compress(exactly), headers=gz)
+        if path in SUBMIT_PATHS:
+            _ok(res, path)  # nothing to queue, but a well-formed body
+        else:
+            assert res.status_code == 404  # an IP-only query from an unknown address
+        _error(client.post(path, content=gzip.compress(over), headers=gz), 413, "payloadTooLarge")
+        many = gzip.compress(exactly[:-1] + b"x" * (10 * limit) + end)
+        _error(client.post(path, content=many, headers=gz), 413, "payloadTooLarge")
+    app.state.services.close()
