@@ -81,6 +81,19 @@ SETTINGS: tuple[Setting, ...] = (
         "600",
         "Locate requests a minute per client address (IPv6: per /64) without a key; 0: no limit.",
     ),
+    Setting(
+        "submit_bytes_per_minute",
+        int,
+        str(8 * 1024 * 1024),
+        "Submitted JSON bytes (decompressed) a minute per client address (IPv6: per /64) without"
+        " a known key, each request counting as at least 4 KiB; 0: no limit.",
+    ),
+    Setting(
+        "submit_burst_bytes",
+        int,
+        str(64 * 1024 * 1024),
+        "Submitted bytes one client address may send at once before the per-minute rate applies.",
+    ),
     Setting("secret_key", str, "", "Secret for signing admin sessions; generated if empty."),
     Setting("host", str, "127.0.0.1", "Address `netatlas serve` listens on."),
     Setting("port", int, "8000", "Port `netatlas serve` listens on."),
@@ -259,6 +272,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     require_api_key: bool = False
     keyless_rate_per_minute: int = 600
+    submit_bytes_per_minute: int = 8 * 1024 * 1024
+    submit_burst_bytes: int = 64 * 1024 * 1024
     secret_key: str = ""
     host: str = "127.0.0.1"
     port: int = 8000

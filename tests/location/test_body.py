@@ -160,7 +160,54 @@ def test_other_charsets_and_quoted_names() -> None:
 def test_unknown_charset_is_a_parse_error() -> None:
     with pytest.raises(ParseError) as exc:
         decode_body(b"{}", None, "no-such-charset", LIMIT)
-    assert _decode_detail(exc) == "unknown encoding: no-such-charset"
+    assert _decode_detail(exc) == (
+        "unsupported charset: 'no-such-charset' (use UTF-8, UTF-16, UTF-32, ISO-8859-1 or ASCII)"
+    )
+
+
+@pytest.mark.parametrize(
+    "charset",
+    ["punycode", "idna", "utf-7", "rot13", "hex", "base64", "zlib", "unicode_escape",
+     "raw_unicode_escape", "cp1252", "utf-8-sig", "undefined", "mbcs", "cp500", "ebcdic",
+     "encodings.utf_8", "../utf_8", "x" * 1000],
+)  # fmt: skip
+def test_codecs_that_are_no_json_charsets_are_refused(charset: str) -> None:
+    # Each of these is a codec Python knows (or a name it might resolve): punycode decodes in
+    # quadratic time, idna and undefined fail with errors of their own, others are no charsets.
+    for body in (b"{}", b"xn--" + b"a" * 50 + b"-\xff", b"\x80\xff"):
+        with pytest.raises(ParseError) as exc:
+            decode_body(body, None, charset, LIMIT)
+        detail = _decode_detail(exc)
+        assert detail.startswith("unsupported charset: ")
+        assert len(detail) < 120  # a long name is not echoed back whole
+
+
+@pytest.mark.parametrize(
+    ("charset", "codec"),
+    [
+        ("utf-8", "utf-8"), ("UTF8", "utf-8"), ("utf_8", "utf-8"), (" 'Utf-8' ", "utf-8"),
+        ("utf-16", "utf-16"), ("UTF-16LE", "utf-16-le"), ("utf-16be", "utf-16-be"),
+        ("utf_16_le", "utf-16-le"), ("UCS-2", "utf-16"),
+        ("utf-32", "utf-32"), ("UTF-32LE", "utf-32-le"), ("utf-32-be", "utf-32-be"),
+        ("ISO-8859-1", "latin-1"), ("iso_8859-1", "latin-1"), ("latin1", "latin-1"),
+        ("Latin-1", "latin-1"), ("l1", "latin-1"), ("cp819", "latin-1"),
+        ("ascii", "ascii"), ("US-ASCII", "ascii"), ("ANSI_X3.4-1968", "ascii"),
+    ],
+)  # fmt: skip
+def test_json_charsets_in_their_usual_spellings(charset: str, codec: str) -> None:
+    text = '{"carrier": "Tel"}' if codec == "ascii" else '{"carrier": "Telé"}'
+    data = text.encode(codec)
+    if codec in ("utf-16", "utf-32"):
+        assert data[:2] in (b"\xff\xfe", b"\xfe\xff")  # with a byte-order mark
+    assert decode_body(data, None, charset, LIMIT) == text
+    assert decode_body(gzip.compress(data), "gzip", charset, LIMIT) == text
+
+
+def test_undecodable_bytes_in_an_accepted_charset() -> None:
+    for body, charset in ((b"{\x00}", "utf-16"), (b"\x80{}", "ascii"), (b"{}\x00", "utf-32")):
+        with pytest.raises(ParseError) as exc:
+            decode_body(body, None, charset, LIMIT)
+        assert "can't decode" in _decode_detail(exc) or "truncated" in _decode_detail(exc)
 
 
 def test_byte_order_mark_is_dropped() -> None:

@@ -82,6 +82,8 @@ def test_from_settings(settings: Settings, engine: Engine) -> None:
     assert isinstance(limiter, kind) and limiter.keyless_per_minute == 7
     default = limiter_from_settings(settings, engine)
     assert isinstance(default, kind) and default.keyless_per_minute == 600
+    assert default.submit.per_byte == 60 / settings.submit_bytes_per_minute
+    assert default.submit.burst == settings.submit_burst_bytes
 
 
 # ----------------------------------------------------------------- daily key limits
@@ -209,6 +211,107 @@ def test_keyless_fails_open_without_redis() -> None:
     down = RedisLimiter.from_url(DOWN, keyless_per_minute=1)
     down.check_keyless("81.2.69.192")
     down.check_keyless("81.2.69.192")
+
+
+# ----------------------------------------------------------------- keyless submit bytes
+
+KIB_PER_SECOND = 60 * 1024  # a minute's refill: 1 KiB a second
+
+
+@pytest.fixture(params=KINDS)
+def submits(
+    request: pytest.FixtureRequest, settings: Settings, engine: Engine, clock: Clock
+) -> Limiter:
+    """A submit limit of 1 KiB a second with a 16 KiB bucket, on each kind of limiter."""
+    if request.param == "sql" and not settings.redis_url:
+        pytest.skip("on SQLite the settings already choose the SQL limiter")
+    rates = {"submit_per_minute": KIB_PER_SECOND, "submit_burst": 16 * 1024, "clock": clock}
+    if settings.redis_url and request.param == "native":
+        return RedisLimiter.from_url(settings.redis_url, **rates)
+    return SqlLimiter(engine, **rates)
+
+
+def test_submit_bucket(submits: Limiter, clock: Clock) -> None:
+    submits.check_submit("81.2.69.192", 10_000)
+    submits.check_submit("81.2.69.192", 6_000)  # 16,000 of 16,384 bytes
+    with pytest.raises(RateLimitExceeded) as info:
+        submits.check_submit("81.2.69.192", 1)  # counts as SUBMIT_MIN_COST (4 KiB)
+    assert info.value.status == 429 and info.value.reason == "rateLimitExceeded"
+    assert info.value.retry_after == 4  # 16,000 + 4,096 - 16,384 bytes at 1 KiB a second
+    submits.check_submit("81.2.69.193", 16_000)  # another address has a bucket of its own
+    clock.now += 3.5
+    with pytest.raises(RateLimitExceeded):
+        submits.check_submit("81.2.69.192", 1)
+    clock.now += 0.5  # the refused requests were not counted
+    submits.check_submit("81.2.69.192", 1)
+    clock.now += 16
+    for _ in range(4):  # refilled: four minimal requests fit again
+        submits.check_submit("81.2.69.192", 100)
+    with pytest.raises(RateLimitExceeded):
+        submits.check_submit("81.2.69.192", 100)
+
+
+def test_submit_body_larger_than_the_bucket(submits: Limiter, clock: Clock) -> None:
+    # One body larger than the whole bucket passes when the bucket is full, and empties it.
+    submits.check_submit("81.2.69.192", 10_000_000)
+    with pytest.raises(RateLimitExceeded) as info:
+        submits.check_submit("81.2.69.192", 10_000_000)
+    assert info.value.retry_after == 16
+    clock.now += 16
+    submits.check_submit("81.2.69.192", 10_000_000)
+
+
+def test_submit_ipv6_counts_per_64(submits: Limiter) -> None:
+    submits.check_submit("2001:db8::1", 8192)
+    submits.check_submit("2001:db8::2", 8192)
+    with pytest.raises(RateLimitExceeded):
+        submits.check_submit("2001:db8::ffff", 8192)
+    submits.check_submit("2001:db8:0:1::1", 8192)  # another /64
+
+
+def test_submit_without_address_or_limit(settings: Settings, engine: Engine) -> None:
+    rates = {"submit_per_minute": 1, "submit_burst": 1}
+    limiter: Limiter
+    if settings.redis_url:
+        limiter = RedisLimiter.from_url(settings.redis_url, **rates)
+    else:
+        limiter = SqlLimiter(engine, **rates)
+    limiter.check_submit("81.2.69.192", 1)
+    with pytest.raises(RateLimitExceeded):
+        limiter.check_submit("81.2.69.192", 1)
+    for _ in range(5):
+        limiter.check_submit(None, 10**9)
+        limiter.check_submit("garbage", 10**9)
+    off = SqlLimiter(engine, submit_per_minute=0, submit_burst=1)
+    for _ in range(5):
+        off.check_submit("81.2.69.192", 10**9)
+
+
+def test_submit_limit_fails_open_without_redis() -> None:
+    down = RedisLimiter.from_url(DOWN, submit_per_minute=1, submit_burst=1)
+    down.check_submit("81.2.69.192", 10**9)
+    down.check_submit("81.2.69.192", 10**9)
+
+
+def test_submit_redis_bucket_expires(settings: Settings, engine: Engine, clock: Clock) -> None:
+    if not settings.redis_url:
+        pytest.skip("Redis only")
+    limiter = RedisLimiter.from_url(
+        settings.redis_url, submit_per_minute=KIB_PER_SECOND, submit_burst=16 * 1024, clock=clock
+    )
+    limiter.check_submit("81.2.69.192", 10_240)  # 10 s of refill
+    client = redis.Redis.from_url(settings.redis_url)
+    assert 0 < client.ttl("submitlimit:81.2.69.192") <= 11
+    assert float(client.get("submitlimit:81.2.69.192") or 0) == pytest.approx(clock.now + 10)
+
+
+def test_submit_memory_buckets_are_purged(engine: Engine, clock: Clock) -> None:
+    limiter = SqlLimiter(engine, submit_per_minute=KIB_PER_SECOND, clock=clock)
+    for i in range(1000):
+        limiter.check_submit(f"10.0.{i // 256}.{i % 256}", 4096)
+    clock.now += 120  # every bucket is full again: none needs keeping
+    limiter.check_submit("81.2.69.192", 4096)
+    assert len(limiter._submits._arrivals) == 1
 
 
 # ----------------------------------------------------------------- fallback provider limit

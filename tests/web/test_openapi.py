@@ -50,7 +50,7 @@ def test_the_document_describes_the_mls_api(client: Any) -> None:
     submit = doc["paths"]["/v2/geosubmit"]["post"]
     schema = submit["requestBody"]["content"]["application/json"]["schema"]
     assert schema == {"$ref": "#/components/schemas/SubmitV2"}
-    assert set(submit["responses"]) == {"200", "400", "413", "503"}
+    assert set(submit["responses"]) == {"200", "400", "413", "429", "503"}
     assert "Retry-After" in submit["responses"]["503"]["headers"]
     assert set(doc["paths"]["/v1/submit"]["post"]["responses"]) >= {"204"}
     locate = doc["paths"]["/v1/geolocate"]["post"]

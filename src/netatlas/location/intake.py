@@ -48,6 +48,13 @@ def prepare_submission(
     bad entries are dropped and counted.
     """
     text = decode_body(raw, content_encoding, charset, max_size)
+    return parse_submission(text, api=api, key=key)
+
+
+def parse_submission(
+    text: str, *, api: Literal["v2", "v1", "v0"], key: ApiKey | None
+) -> tuple[bytes | None, int]:
+    """Parse a decoded body into the queue item; returns (item or None, reports)."""
     now_ms = int(time.time() * 1000)
     result = parse_submit(text, api, now_ms)
     STATS.requests += 1

@@ -1,5 +1,5 @@
-"""Request limits: daily quotas per API key, a rate limit for keyless clients, and the
-rate limit on calls to a key's external fallback provider.
+"""Request limits: daily quotas per API key, rate limits for keyless clients (locate requests,
+submitted bytes), and the rate limit on calls to a key's external fallback provider.
 
 Two implementations with the same behaviour, picked by :func:`limiter_from_settings`:
 
@@ -8,8 +8,8 @@ Two implementations with the same behaviour, picked by :func:`limiter_from_setti
 * :class:`SqlLimiter` (embedded): the daily quota and the fallback limit are exact counters in
   the ``rate_counter`` table, updated with one ``INSERT … ON CONFLICT DO UPDATE SET count =
   count + 1 RETURNING count``, so concurrent requests (threads or processes) never lose an
-  increment. The keyless per-IP limit is counted in process memory instead: it is checked on
-  every keyless request, and a database write per request would cost more than the request
+  increment. The keyless per-IP limits are counted in process memory instead: they are checked
+  on every keyless request, and a database write per request would cost more than the request
   itself; an embedded install serves from one process, and if it ever runs several each
   enforces the limit on its own share (a client gets at most processes × limit).
 
@@ -27,11 +27,19 @@ Limits (Ichnaea compatible where Ichnaea had them):
   :meth:`Limiter.check_address` → :class:`RateLimitExceeded` once more than ``limit`` were
   counted in the window. The SQL limiter keeps these in the database: they are rare requests,
   and every process then shares one count.
+* **submit**: submissions without a known key, per client address (per /64 for IPv6), in bytes
+  of JSON after decompression, each request counting as at least :data:`SUBMIT_MIN_COST`. A
+  token bucket (kept as its "theoretical arrival time", the generic cell rate algorithm) refills
+  at ``per_minute`` and holds ``burst``: an address may send ``burst`` bytes at once, then
+  ``per_minute`` a minute. A request that does not fit → :class:`RateLimitExceeded` with
+  ``retry_after`` = seconds until it would; it is not counted. A single body larger than the
+  burst counts as the burst (it passes when the bucket is full). In Redis the bucket is key
+  ``submitlimit:<address>``, updated by one Lua script; 0 bytes a minute turns it off.
 * **fallback**: counter ``fallback_ratelimit:<name>:<epoch // interval>``, kept five
   intervals; :meth:`Limiter.fallback_allowed` is False once more than ``limit`` calls were
   made in the interval.
 
-Failures: if the counter store is down, daily, keyless and per-address checks let the
+Failures: if the counter store is down, daily, keyless, per-address and submit checks let the
 request through (a broken Redis must not take the API down with it), while the fallback check
 answers False (a broken Redis must not let unlimited paid calls through). Both are logged.
 """
@@ -62,6 +70,9 @@ __all__ = [
     "DAILY_EXPIRE",
     "KEYLESS_RATE_PER_MINUTE",
     "KEYLESS_WINDOW",
+    "SUBMIT_BURST_BYTES",
+    "SUBMIT_BYTES_PER_MINUTE",
+    "SUBMIT_MIN_COST",
     "Limiter",
     "RedisLimiter",
     "SqlLimiter",
@@ -83,6 +94,26 @@ KEYLESS_RATE_PER_MINUTE = 600
 KEYLESS_WINDOW = 60
 #: How often (seconds) the SQL limiter deletes counters that ran out.
 PURGE_EVERY = 600.0
+#: Default steady rate of the keyless submit limit: bytes of JSON a minute per client address.
+SUBMIT_BYTES_PER_MINUTE = 8 * 1024 * 1024
+#: Default size of the keyless submit limit's bucket (bytes an address may send at once).
+SUBMIT_BURST_BYTES = 64 * 1024 * 1024
+#: What a submit request counts as at least, in bytes, whatever its size: requests cost too.
+SUBMIT_MIN_COST = 4096
+
+# KEYS[1]: the bucket; ARGV: now, cost and burst (all in seconds of refill). Returns "0" and
+# stores the new arrival time when the cost fits, else the seconds until it would (as text:
+# Lua numbers would come back truncated to integers).
+_SUBMIT_SCRIPT = """
+local now = tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local new = tat + tonumber(ARGV[2])
+local over = new - now - tonumber(ARGV[3])
+if over > 0 then return tostring(over) end
+redis.call('SET', KEYS[1], string.format('%.6f', new), 'EX', math.ceil(new - now) + 1)
+return '0'
+"""
 
 
 class Limiter(Protocol):
@@ -95,6 +126,10 @@ class Limiter(Protocol):
 
     def check_keyless(self, ip: str | None) -> None:
         """Count one request without a key from ``ip``; :class:`RateLimitExceeded` if over."""
+
+    def check_submit(self, ip: str | None, size: int) -> None:
+        """Count a keyless submission of ``size`` bytes from ``ip``; :class:`RateLimitExceeded`
+        (and nothing counted) when it does not fit the address's bucket."""
 
     def fallback_allowed(self, name: str, limit: int, interval: int) -> bool:
         """Count one external fallback call for ``name``; False when over ``limit`` calls
@@ -150,6 +185,26 @@ def _retry_after(now: float, window: int) -> int:
     return max(1, math.ceil((math.floor(now / window) + 1) * window - now))
 
 
+class SubmitRate:
+    """The keyless submit limit's parameters, in seconds of refill (see the module docstring)."""
+
+    def __init__(self, per_minute: int, burst: int) -> None:
+        self.on = per_minute > 0
+        self.per_byte = 60.0 / per_minute if self.on else 0.0
+        self.burst = max(burst, SUBMIT_MIN_COST)
+        self.burst_seconds = self.burst * self.per_byte
+
+    def cost(self, size: int) -> float:
+        return min(max(size, SUBMIT_MIN_COST), self.burst) * self.per_byte
+
+
+def _refused(over: float) -> RateLimitExceeded:
+    return RateLimitExceeded(
+        "You have exceeded the rate limit for submissions from your address.",
+        retry_after=max(1, math.ceil(over)),
+    )
+
+
 class RedisLimiter:
     """Counters in Redis, shared by every process of a scale-out install."""
 
@@ -158,11 +213,15 @@ class RedisLimiter:
         client: redis.Redis,
         *,
         keyless_per_minute: int = KEYLESS_RATE_PER_MINUTE,
+        submit_per_minute: int = SUBMIT_BYTES_PER_MINUTE,
+        submit_burst: int = SUBMIT_BURST_BYTES,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
         self.keyless_per_minute = keyless_per_minute
+        self.submit = SubmitRate(submit_per_minute, submit_burst)
         self.clock = clock
+        self._submit_script = client.register_script(_SUBMIT_SCRIPT)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisLimiter:
@@ -202,6 +261,19 @@ class RedisLimiter:
             return
         if count > self.keyless_per_minute:
             raise RateLimitExceeded(retry_after=_retry_after(now, KEYLESS_WINDOW))
+
+    def check_submit(self, ip: str | None, size: int) -> None:
+        bucket = ip_bucket(ip)
+        if bucket is None or not self.submit.on:
+            return
+        args = (repr(self.clock()), repr(self.submit.cost(size)), repr(self.submit.burst_seconds))
+        try:
+            over = float(self._submit_script(keys=[f"submitlimit:{bucket}"], args=args))
+        except RedisError as exc:
+            log.warning("submit rate limit not checked, Redis failed: %s", exc)
+            return
+        if over > 0:
+            raise _refused(over)
 
     def fallback_allowed(self, name: str, limit: int, interval: int) -> bool:
         if interval <= 0 or limit <= 0:
@@ -247,6 +319,28 @@ class _MemoryWindow:
             return count
 
 
+class _MemoryBuckets:
+    """Token buckets in process memory, each kept as its theoretical arrival time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._arrivals: dict[str, float] = {}
+        self._next_purge = 0.0
+
+    def take(self, key: str, cost: float, burst: float, now: float) -> float:
+        """0 when ``cost`` fits (and is taken), else the seconds until it would."""
+        with self._lock:
+            if now >= self._next_purge:  # full buckets need no entry
+                self._arrivals = {k: t for k, t in self._arrivals.items() if t > now}
+                self._next_purge = now + KEYLESS_WINDOW
+            arrival = max(self._arrivals.get(key, now), now) + cost
+            over = arrival - now - burst
+            if over > 0:
+                return over
+            self._arrivals[key] = arrival
+            return 0.0
+
+
 class SqlLimiter:
     """Counters in the database (embedded mode); keyless counts in process memory."""
 
@@ -255,12 +349,16 @@ class SqlLimiter:
         engine: Engine,
         *,
         keyless_per_minute: int = KEYLESS_RATE_PER_MINUTE,
+        submit_per_minute: int = SUBMIT_BYTES_PER_MINUTE,
+        submit_burst: int = SUBMIT_BURST_BYTES,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
         self.keyless_per_minute = keyless_per_minute
+        self.submit = SubmitRate(submit_per_minute, submit_burst)
         self.clock = clock
         self._keyless = _MemoryWindow()
+        self._submits = _MemoryBuckets()
         self._purge_lock = threading.Lock()
         self._next_purge = 0.0
 
@@ -314,6 +412,15 @@ class SqlLimiter:
         if count > self.keyless_per_minute:
             raise RateLimitExceeded(retry_after=_retry_after(now, KEYLESS_WINDOW))
 
+    def check_submit(self, ip: str | None, size: int) -> None:
+        bucket = ip_bucket(ip)
+        if bucket is None or not self.submit.on:
+            return
+        rate = self.submit
+        over = self._submits.take(bucket, rate.cost(size), rate.burst_seconds, self.clock())
+        if over > 0:
+            raise _refused(over)
+
     def fallback_allowed(self, name: str, limit: int, interval: int) -> bool:
         if interval <= 0 or limit <= 0:
             return False
@@ -346,13 +453,16 @@ def limiter_from_settings(
 ) -> Limiter:
     """Redis counters in scale-out mode, database counters in embedded mode.
 
-    ``keyless_per_minute`` defaults to the ``keyless_rate_per_minute`` setting when the
-    settings have it, else :data:`KEYLESS_RATE_PER_MINUTE`.
+    ``keyless_per_minute`` defaults to the ``keyless_rate_per_minute`` setting; the submit limit
+    comes from ``submit_bytes_per_minute`` and ``submit_burst_bytes``.
     """
     if keyless_per_minute is None:
-        keyless_per_minute = int(
-            getattr(settings, "keyless_rate_per_minute", KEYLESS_RATE_PER_MINUTE)
-        )
+        keyless_per_minute = settings.keyless_rate_per_minute
+    kwargs: dict[str, Any] = {
+        "keyless_per_minute": keyless_per_minute,
+        "submit_per_minute": settings.submit_bytes_per_minute,
+        "submit_burst": settings.submit_burst_bytes,
+    }
     if settings.redis_url:
-        return RedisLimiter.from_url(settings.redis_url, keyless_per_minute=keyless_per_minute)
-    return SqlLimiter(engine, keyless_per_minute=keyless_per_minute)
+        return RedisLimiter.from_url(settings.redis_url, **kwargs)
+    return SqlLimiter(engine, **kwargs)

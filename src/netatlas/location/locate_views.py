@@ -10,14 +10,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from netatlas.location.body import decode_body
+from netatlas.location.body import decode_body, decode_small_body
 from netatlas.location.errors import ApiError
-from netatlas.location.locate.query import LocateRequest, Query, parse_query
+from netatlas.location.locate.query import MAX_NETWORKS, LocateRequest, Query, parse_query
 from netatlas.location.locating import Caller, country, geolocate
 from netatlas.location.schema import CountryResponse, ErrorEnvelope, GeolocateResponse
 from netatlas.services import Services
-from netatlas.web.clientip import client_ip
-from netatlas.web.http import charset_of, error_response, json_response, options_response, read_body
+from netatlas.web.http import (
+    charset_of,
+    error_response,
+    json_response,
+    options_response,
+    read_body,
+    request_ip,
+    run_large,
+)
 from netatlas.web.openapi import OpenAPIPath, Param, Reply
 
 METHODS = ["GET", "HEAD", "POST", "OPTIONS"]
@@ -26,11 +33,9 @@ Answer = Callable[[Services, Query, Caller], dict[str, Any]]
 
 
 def caller_of(request: Request, services: Services) -> Caller:
-    peer = request.client.host if request.client else None
-    forwarded = ", ".join(request.headers.getlist("x-forwarded-for")) or None
     return Caller(
         key=request.query_params.get("key"),
-        ip=client_ip(peer, forwarded, services.settings.trusted_proxies),
+        ip=request_ip(request, services.settings.trusted_proxies),
         contribute=request.headers.get("x-ichnaea-contribute-opt-in") == "1",
     )
 
@@ -44,16 +49,23 @@ def _view(answer: Answer) -> Callable[[Request], Awaitable[Response]]:
             raw = b""
             if request.method == "POST":
                 raw = await read_body(request, services.settings.max_body_bytes)
-            text = decode_body(
-                raw,
-                request.headers.get("content-encoding"),
-                charset_of(request),
-                services.settings.max_body_bytes,
-            )
-            # An empty body, GET and HEAD are IP-only queries (Ichnaea compatibility).
-            query = parse_query(text)
+            encoding = request.headers.get("content-encoding")
+            charset = charset_of(request)
+            max_size = services.settings.max_body_bytes
             caller = caller_of(request, services)
-            body = await run_in_threadpool(answer, services, query, caller)
+            # An empty body, GET and HEAD are IP-only queries (Ichnaea compatibility). A small
+            # body is parsed here; a large one in the worker thread that answers it.
+            text = decode_small_body(raw, encoding, charset, max_size)
+            if text is not None:
+                query = parse_query(text)
+                body = await run_in_threadpool(answer, services, query, caller)
+            else:
+
+                def parse_and_answer() -> dict[str, Any]:
+                    query = parse_query(decode_body(raw, encoding, charset, max_size))
+                    return answer(services, query, caller)
+
+                body = await run_large(parse_and_answer)
         except ApiError as error:
             return error_response(error)
         return json_response(body)
@@ -75,7 +87,11 @@ def _locate_doc(path: str, answer: type, summary: str) -> OpenAPIPath:
         request=LocateRequest,
         params=[Param("key", "API key (required when the server requires keys).")],
         tags=("location",),
-        description="An empty body is an IP-only query. Bodies may be gzip-encoded.",
+        description=(
+            "An empty body is an IP-only query. Bodies may be gzip-encoded. At most "
+            f"{MAX_NETWORKS} networks of each kind (WiFi, Bluetooth, cells, cell areas) are "
+            "considered, the strongest signals."
+        ),
         responses={
             200: Reply("The answer.", answer),
             400: Reply("Bad body or key.", ErrorEnvelope),

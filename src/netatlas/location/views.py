@@ -10,8 +10,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from netatlas.location.backpressure import Overloaded
+from netatlas.location.body import decode_body, decode_small_body, failed_size
 from netatlas.location.errors import ApiError, ParseError
-from netatlas.location.intake import prepare_submission, queue_submission
+from netatlas.location.intake import parse_submission, queue_submission
 from netatlas.location.schema import ErrorEnvelope, SubmitResponse, SubmitV0, SubmitV1, SubmitV2
 from netatlas.web.http import (
     CORS_HEADERS,
@@ -20,11 +21,12 @@ from netatlas.web.http import (
     json_response,
     options_response,
     read_body,
+    request_ip,
+    run_large,
 )
 from netatlas.web.openapi import OpenAPIPath, Param, Reply
 
 METHODS = ["GET", "HEAD", "POST", "OPTIONS"]
-_INLINE_BYTES = 32 * 1024
 
 
 def _submit_view(api: Literal["v2", "v1", "v0"]):  # type: ignore[no-untyped-def]
@@ -38,30 +40,52 @@ def _submit_view(api: Literal["v2", "v1", "v0"]):  # type: ignore[no-untyped-def
                 raise ParseError()
             if services.backpressure.refusing():  # cached: refuse before reading the body
                 raise Overloaded()
-            raw = await read_body(request, services.settings.max_body_bytes)
+            max_size = services.settings.max_body_bytes
+            raw = await read_body(request, max_size)
             key = services.keys.get(request.query_params.get("key"))
+            encoding = request.headers.get("content-encoding")
+            charset = charset_of(request)
+            # Submissions without a known key count against their address's rate limit, in
+            # decoded bytes (a body that cannot be decoded: what it could have inflated to).
+            ip = None if key is not None else request_ip(request, services.settings.trusted_proxies)
 
-            def prepare() -> tuple[bytes | None, int]:
-                return prepare_submission(
-                    raw,
-                    api=api,
-                    content_encoding=request.headers.get("content-encoding"),
-                    charset=charset_of(request),
-                    max_size=services.settings.max_body_bytes,
-                    key=key,
-                )
+            def finish(size: int, item: bytes | None, reports: int) -> None:
+                if ip is not None:
+                    services.limiter.check_submit(ip, size)
+                if item is not None:
+                    queue_submission(services.queue, item, reports, services.backpressure)
 
-            # Parsing a typical batch takes about a millisecond: doing it on the event loop is
-            # cheaper than a thread hop under the GIL. Big batches go to the thread pool so
-            # they do not hold other requests up. The queue write always blocks: thread pool.
-            if len(raw) <= _INLINE_BYTES:
-                item, reports = prepare()
-            else:
-                item, reports = await run_in_threadpool(prepare)
-            if item is not None:
-                await run_in_threadpool(
-                    queue_submission, services.queue, item, reports, services.backpressure
+            def decode_and_finish() -> None:
+                try:
+                    text = decode_body(raw, encoding, charset, max_size)
+                except ApiError:
+                    finish(failed_size(raw, max_size), None, 0)
+                    raise
+                if ip is not None:  # before the parse: a refused body is not parsed
+                    services.limiter.check_submit(ip, len(text))
+                item, reports = parse_submission(text, api=api, key=key)
+                if item is not None:
+                    queue_submission(services.queue, item, reports, services.backpressure)
+
+            # A typical batch is decoded and parsed here, on the event loop: about a millisecond,
+            # less than a thread hop costs under the GIL. A large one (over INLINE_BYTES) goes to
+            # the thread pool whole, so that it does not hold other requests up. The rate limit
+            # and the queue write may block (Redis, the database): thread pool.
+            text = None
+            try:
+                text = decode_small_body(raw, encoding, charset, max_size)
+                item, reports = (
+                    (None, 0) if text is None else parse_submission(text, api=api, key=key)
                 )
+            except ApiError:
+                if ip is not None:
+                    size = failed_size(raw, max_size) if text is None else len(text)
+                    await run_in_threadpool(finish, size, None, 0)
+                raise
+            if text is None:
+                await run_large(decode_and_finish)
+            elif item is not None or ip is not None:
+                await run_in_threadpool(finish, len(text), item, reports)
         except ApiError as error:
             return error_response(error)
         if api == "v0":
@@ -98,6 +122,11 @@ def _submit_doc(path: str, body: type, ok: int, summary: str) -> OpenAPIPath:
             ok: ok_reply,
             400: Reply("The body could not be decoded or has the wrong shape.", ErrorEnvelope),
             413: Reply("The body is over the size limit.", ErrorEnvelope),
+            429: Reply(
+                "Too much submitted from this address without a known key.",
+                ErrorEnvelope,
+                headers=("Retry-After",),
+            ),
             503: Reply(
                 "The queue is unavailable or the backlog is over its hard limit.",
                 ErrorEnvelope,

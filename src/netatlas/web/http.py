@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
 from netatlas.location.errors import ApiError, ParseError, PayloadTooLarge
+from netatlas.web.clientip import client_ip
 
 _encode = msgspec.json.encode
+_T = TypeVar("_T")
+
+#: Large request bodies decoded and parsed at once per process. Parsing holds the GIL, so more
+#: at once would not finish sooner; each can take many times its size in memory (a 32 MiB body
+#: of empty objects takes over a gigabyte), and they would take the threads that serve database
+#: lookups and queue writes.
+LARGE_BODIES = anyio.CapacityLimiter(2)
 
 # Ichnaea compatibility: every API response, errors included, allows any origin for 30 days.
 CORS_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Max-Age": "2592000"}
@@ -35,6 +46,12 @@ def error_response(error: ApiError, *, cors: bool = True) -> Response:
     )
 
 
+async def run_large(func: Callable[[], _T]) -> _T:
+    """Run ``func`` (a large body's decoding, parsing and what follows) in a worker thread, at
+    most ``LARGE_BODIES`` at once."""
+    return await anyio.to_thread.run_sync(func, limiter=LARGE_BODIES)
+
+
 def options_response() -> Response:
     return Response(status_code=200, headers=CORS_HEADERS)
 
@@ -56,6 +73,13 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(limit=limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def request_ip(request: Request, trusted: Sequence[str]) -> str | None:
+    """The client's address: the peer, or what trusted proxies say in ``X-Forwarded-For``."""
+    peer = request.client.host if request.client else None
+    forwarded = ", ".join(request.headers.getlist("x-forwarded-for")) or None
+    return client_ip(peer, forwarded, trusted)
 
 
 def charset_of(request: Request) -> str | None:

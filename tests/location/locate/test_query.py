@@ -9,6 +9,7 @@ import pytest
 
 from netatlas.location.errors import ParseError
 from netatlas.location.locate import HIGH, LOW, MEDIUM, NONE, parse_query
+from netatlas.location.locate.query import MAX_NETWORKS
 
 
 def q(body: Any) -> Any:
@@ -320,3 +321,37 @@ def test_geoclue_and_firefox_shapes() -> None:
         }
     )
     assert len(firefox.wifis) == 2
+
+
+def test_at_most_max_networks_of_each_kind_strongest_first() -> None:
+    n = MAX_NETWORKS + 50
+    wifis = [wifi(f"00{i:010x}", signalStrength=-100 + i % 60) for i in range(1, n + 1)]
+    wifis.append(wifi("00ffffffff00"))  # no signal: the weakest
+    blues = [wifi(f"00{i:010x}", signalStrength=-90) for i in range(1, n + 1)]  # request order
+    cells = [
+        {"radioType": "lte", "mobileCountryCode": 234, "mobileNetworkCode": 30,
+         "locationAreaCode": lac, "signalStrength": -140 + lac % 100}
+        | ({"cellId": lac} if lac % 2 else {})
+        for lac in range(1, 2 * n + 1)
+    ]  # fmt: skip
+    query = q({"wifiAccessPoints": wifis, "bluetoothBeacons": blues, "cellTowers": cells})
+    assert len(query.wifis) == len(query.blues) == MAX_NETWORKS
+    assert len(query.cells) == len(query.area_cells) == MAX_NETWORKS
+    kept = sorted(w.signalStrength for w in query.wifis)
+    assert kept[0] >= max(sorted(-100 + i % 60 for i in range(1, n + 1))[:-MAX_NETWORKS])
+    assert "00ffffffff00" not in {w.macAddress for w in query.wifis}
+    assert [b.macAddress for b in query.blues] == [
+        f"00{i:010x}" for i in range(1, MAX_NETWORKS + 1)
+    ]
+    kept_lacs = {c.locationAreaCode for c in query.cells}
+    left_out = [
+        c["signalStrength"]
+        for c in cells
+        if "cellId" in c and c["locationAreaCode"] not in kept_lacs
+    ]
+    assert min(c.signalStrength or 0 for c in query.cells) >= max(left_out)
+    assert query.dropped["wifi.over_limit"] == n + 1 - MAX_NETWORKS
+    assert query.dropped["blue.over_limit"] == n - MAX_NETWORKS
+    assert query.dropped["cell.over_limit"] == n - MAX_NETWORKS
+    assert query.dropped["cell_area.over_limit"] == n - MAX_NETWORKS
+    assert len(query.area_keys()) == 2 * MAX_NETWORKS

@@ -26,6 +26,11 @@ their own), ``cellTowers``, ``wifiAccessPoints``, ``bluetoothBeacons``, ``carrie
   valid cell id too they are exact cells, without one (missing, an "unknown" sentinel, out of
   range) they are only usable as cell-area lookups. Cells without a LAC are not usable at all.
   GSM cells with a cell id above 65535 are read as WCDMA (Ichnaea).
+* At most :data:`MAX_NETWORKS` (100) networks of each kind are kept - WiFi, Bluetooth, exact
+  cells, area-only cells - the strongest signals first (an entry without a signal counts as the
+  weakest; equal signals keep request order); the others are dropped and counted as
+  ``<kind>.over_limit``. No device hears more, and the cap bounds every database lookup a query
+  makes, whatever it sends (one statement can bind only so many keys).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeVar
 
 import msgspec
 
@@ -58,9 +63,18 @@ from netatlas.location.errors import ParseError
 from netatlas.location.locate.result import HIGH, LOW, MEDIUM, NONE
 from netatlas.location.report import BlueBeacon, CellTower, WifiAccessPoint
 
-__all__ = ["CellIn", "Fallbacks", "LocateRequest", "Query", "build_query", "parse_query"]
+__all__ = [
+    "MAX_NETWORKS",
+    "CellIn",
+    "Fallbacks",
+    "LocateRequest",
+    "Query",
+    "build_query",
+    "parse_query",
+]
 
 MIN_MACS: Final = 2  # Ichnaea's MIN_WIFIS_IN_QUERY / MIN_BLUES_IN_QUERY
+MAX_NETWORKS: Final = 100  # networks of each kind kept in a query, strongest signals first
 _MAX_SHOWN: Final = 100
 _Code = int | str | None
 
@@ -245,12 +259,12 @@ def build_query(request: LocateRequest) -> Query:
     macs: MacCache = {}
     wifis = parse_wifis(request.wifiAccessPoints, macs, dropped)
     if len(wifis) >= MIN_MACS:
-        query.wifis = wifis
+        query.wifis = _strongest(wifis, "wifi", dropped)
     elif wifis:
         count(dropped, "wifi.too_few")
     blues = parse_blues(request.bluetoothBeacons, macs, dropped)
     if len(blues) >= MIN_MACS:
-        query.blues = blues
+        query.blues = _strongest(blues, "blue", dropped)
     elif blues:
         count(dropped, "blue.too_few")
     if request.cellTowers:
@@ -264,6 +278,22 @@ def build_query(request: LocateRequest) -> Query:
     query.home_mcc = mcc if mcc is not None and 1 <= mcc <= 999 else None
     query.home_mnc = mnc if mnc is not None and 0 <= mnc <= 999 else None
     return query
+
+
+_Network = TypeVar("_Network", WifiAccessPoint, BlueBeacon, CellTower)
+
+
+def _signal(entry: WifiAccessPoint | BlueBeacon | CellTower) -> int:
+    return -(entry.signalStrength if entry.signalStrength is not None else -999)
+
+
+def _strongest(entries: list[_Network], kind: str, dropped: dict[str, int]) -> list[_Network]:
+    """At most :data:`MAX_NETWORKS` entries, the strongest; the rest counted as over the limit."""
+    over = len(entries) - MAX_NETWORKS
+    if over <= 0:
+        return entries
+    dropped[f"{kind}.over_limit"] = dropped.get(f"{kind}.over_limit", 0) + over
+    return sorted(entries, key=_signal)[:MAX_NETWORKS]
 
 
 def _in(value: int | None, low: int, high: int) -> int | None:
@@ -308,9 +338,12 @@ def _cells(entries: Sequence[CellIn], default_radio: str | None, query: Query) -
             if _rank(cell) <= _rank(old):
                 continue
         exact[key] = cell
-    query.cells = list(exact.values())
-    known = {k[:4] for k in exact}
-    query.area_cells = [c for k, c in areas.items() if k not in known]
+    query.cells = _strongest(list(exact.values()), "cell", dropped)
+    kept = {id(c) for c in query.cells}
+    known = {key[:4] for key, c in exact.items() if id(c) in kept}
+    query.area_cells = _strongest(
+        [c for k, c in areas.items() if k not in known], "cell_area", dropped
+    )
 
 
 def _first_code(*values: _Code) -> int | None:
