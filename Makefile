@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml constraints.txt package-lock.json
 	$(MAKE) vendor
 	touch $(STAMP)
 
-# npm packages the pages serve, copied into src/netatlas/web/static/vendor/ (never a CDN).
+# npm packages the pages serve, copied into src/netatlas/site/static/vendor/ (never a CDN).
 vendor:
 	bash scripts/vendor.sh
 

@@ -34,7 +34,7 @@ from netatlas.broadband.aggregate.sketch import quantiles
 from netatlas.broadband.aggregate.update import update_statistics
 from netatlas.broadband.areas import DEFAULT_TOLERANCE_M, assign, get_layer
 from netatlas.broadband.areas_import import import_layer
-from netatlas.broadband.mlab_import import import_paths
+from netatlas.broadband.mlab.importer import import_paths
 from netatlas.broadband.models import measurements
 
 AGGS = {

@@ -24,8 +24,8 @@ from bench._common import PG_URL, REDIS_URL
 from netatlas.db.engine import make_engine
 from netatlas.db.migrate import upgrade
 from netatlas.geo.regions import get_regions
-from netatlas.location.cells_import import import_rows
-from netatlas.location.cells_io import HEADER, open_text
+from netatlas.location.cells.csvfile import HEADER, open_text
+from netatlas.location.cells.importer import import_rows
 from netatlas.location.models import cell_tables
 from netatlas.settings import Settings
 

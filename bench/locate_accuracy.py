@@ -49,12 +49,12 @@ from netatlas.db.migrate import upgrade
 from netatlas.jobs.context import Context
 from netatlas.jobs.run import process_until_idle
 from netatlas.location.ids import cell_id, mac_shard
-from netatlas.location.intake import INCOMING
 from netatlas.location.locate import locate, parse_query, service, sources
 from netatlas.location.locate.cluster import distance
 from netatlas.location.locate.estimate import Estimate, Found, Model, estimate_macs
 from netatlas.location.models import RADIO_CODE, blue_shards, cell_tables, wifi_shards
-from netatlas.location.report import (
+from netatlas.location.submit.intake import INCOMING
+from netatlas.location.submit.report import (
     BlueBeacon,
     CellTower,
     Position,

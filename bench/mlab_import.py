@@ -20,8 +20,8 @@ import msgspec
 from sqlalchemy import text
 
 from bench._common import PG_URL
-from netatlas.broadband.mlab_import import import_paths
-from netatlas.broadband.mlab_synthetic import Isp, unified_rows
+from netatlas.broadband.mlab.importer import import_paths
+from netatlas.broadband.mlab.synthetic import Isp, unified_rows
 from netatlas.db.engine import make_engine
 from netatlas.db.migrate import upgrade
 

@@ -14,8 +14,8 @@ import random
 import statistics
 import time
 
-from netatlas.location.body import decode_body
-from netatlas.location.submit import parse_submit
+from netatlas.http.body import decode_body
+from netatlas.location.submit.parse import parse_submit
 
 NOW_MS = 1_750_000_000_000
 

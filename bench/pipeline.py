@@ -24,9 +24,9 @@ from sqlalchemy import func, select, text
 from bench._common import NETATLAS, PG_URL, REDIS_URL
 from netatlas.db.engine import make_engine
 from netatlas.db.migrate import upgrade
-from netatlas.location.intake import INCOMING
 from netatlas.location.models import wifi_shards
-from netatlas.location.report import (
+from netatlas.location.submit.intake import INCOMING
+from netatlas.location.submit.report import (
     Position,
     Report,
     Submission,

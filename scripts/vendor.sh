@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the npm packages the pages use (package.json + package-lock.json) and copy their
-# browser files into src/netatlas/web/static/vendor/, from where the app serves them: the
+# browser files into src/netatlas/site/static/vendor/, from where the app serves them: the
 # pages never load code from a CDN. Run by `make install` (and so by .ci/run); idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 command -v npm >/dev/null || { echo "vendor.sh: npm is needed (Debian: apt-get install npm)" >&2; exit 1; }
 npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 
-vendor=src/netatlas/web/static/vendor
+vendor=src/netatlas/site/static/vendor
 ndt7=node_modules/@m-lab/ndt7
 mkdir -p "$vendor/ndt7"
 cp "$ndt7/src/ndt7.js" "$ndt7/src/ndt7-download-worker.js" "$ndt7/src/ndt7-upload-worker.js" \

@@ -12,27 +12,27 @@ from typing import IO
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from netatlas.admin import views as admin_views
 from netatlas.broadband import stats_views
 from netatlas.broadband import views as broadband_views
 from netatlas.datamap import views as datamap_views
-from netatlas.export import views as export_views
+from netatlas.http.middleware import SecurityHeaders
+from netatlas.http.observe import Observe
+from netatlas.http.openapi import openapi_route
+from netatlas.http.outage import outage_handlers
+from netatlas.http.secret import WeakSecret, check_secret
 from netatlas.jobs.context import Context
 from netatlas.jobs.run import Scheduler
-from netatlas.location import locate_views
-from netatlas.location import views as location_views
+from netatlas.location.locate import views as locate_views
+from netatlas.location.services import Services
+from netatlas.location.submit import views as location_views
 from netatlas.monitor import scrape
 from netatlas.monitor import views as monitor_views
-from netatlas.monitor.middleware import Observe
-from netatlas.services import Services
 from netatlas.settings import Settings
-from netatlas.web import errors as web_errors
-from netatlas.web import pages as web_pages
-from netatlas.web.admin import views as admin_views
-from netatlas.web.middleware import SecurityHeaders
-from netatlas.web.openapi import openapi_route
-from netatlas.web.outage import outage_handlers
-from netatlas.web.render import page_headers
-from netatlas.web.secret import WeakSecret, check_secret
+from netatlas.site import downloads as export_views
+from netatlas.site import errors as web_errors
+from netatlas.site import pages as web_pages
+from netatlas.site.render import page_headers
 
 log = logging.getLogger(__name__)
 

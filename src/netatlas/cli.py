@@ -22,7 +22,7 @@ def _upgrade(settings: Settings) -> None:
 
 def _weak_secret(settings: Settings) -> bool:
     """Say so (and return True) when the configured secret is a placeholder or too short."""
-    from netatlas.web.secret import WeakSecret, check_secret
+    from netatlas.http.secret import WeakSecret, check_secret
 
     try:
         check_secret(settings.secret_key)
@@ -35,13 +35,13 @@ def _weak_secret(settings: Settings) -> bool:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from netatlas.web.logging import uvicorn_log_config
+    from netatlas.http.logging import uvicorn_log_config
 
     if _weak_secret(settings):
         return 2
     _upgrade(settings)
     if settings.demo:
-        from netatlas.location.demo import seed_once
+        from netatlas.demo import seed_once
 
         if seed_once(settings):
             print("first start: demo data queued (NETATLAS_DEMO=false to skip)")
@@ -106,7 +106,7 @@ def cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from netatlas.db.engine import engine_from_settings
-    from netatlas.location.demo import queue_demo
+    from netatlas.demo import queue_demo
     from netatlas.queue import make_queue
 
     _upgrade(settings)
@@ -130,28 +130,28 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_exports(args: argparse.Namespace, settings: Settings) -> int:
-    from netatlas.export import admin
+    from netatlas.export import cli as admin
 
     _upgrade(settings)
     return admin.run_exports(args, settings)
 
 
 def cmd_cells(args: argparse.Namespace, settings: Settings) -> int:
-    from netatlas.export import admin
+    from netatlas.export import cli as admin
 
     _upgrade(settings)
     return admin.run_cells(args, settings)
 
 
 def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
-    from netatlas.web.admin import command
+    from netatlas.admin import cli as command
 
     _upgrade(settings)
     return command.run(args, settings)
 
 
 def cmd_tiles(args: argparse.Namespace, settings: Settings) -> int:
-    from netatlas.datamap import command
+    from netatlas.datamap import cli as command
 
     _upgrade(settings)
     return command.run(args, settings)
@@ -203,11 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_keys_parser(sub).set_defaults(func=cmd_keys)
 
-    from netatlas.datamap.command import add_parser as add_tiles_parser
+    from netatlas.datamap.cli import add_parser as add_tiles_parser
 
     add_tiles_parser(sub).set_defaults(func=cmd_tiles)
 
-    from netatlas.export.admin import add_parsers as add_export_parsers
+    from netatlas.export.cli import add_parsers as add_export_parsers
 
     exports, cells = add_export_parsers(sub)
     exports.set_defaults(func=cmd_exports)
@@ -218,18 +218,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, required=True)
     p.set_defaults(func=cmd_ndt7)
 
-    from netatlas.broadband.mlab_cli import add_parsers as add_broadband_parsers
+    from netatlas.broadband.mlab.cli import add_parsers as add_broadband_parsers
 
     add_broadband_parsers(sub)  # mlab import|bigquery, areas import|list, aggregate, retention
 
-    from netatlas.web.admin.command import add_parser as add_admin_parser
+    from netatlas.admin.cli import add_parser as add_admin_parser
 
     add_admin_parser(sub).set_defaults(func=cmd_admin)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from netatlas.web.logging import configure_logging
+    from netatlas.http.logging import configure_logging
 
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()

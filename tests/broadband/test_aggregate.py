@@ -15,8 +15,8 @@ from sqlalchemy import Engine, insert, select
 from netatlas.broadband.aggregate.models import stats_bin, stats_state
 from netatlas.broadband.aggregate.update import update_statistics
 from netatlas.broadband.areas import QuadkeyLayer
-from netatlas.broadband.mlab_files import convert_row
-from netatlas.broadband.mlab_import import import_items
+from netatlas.broadband.mlab.files import convert_row
+from netatlas.broadband.mlab.importer import import_items
 from netatlas.broadband.models import measurements, survey_response
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)

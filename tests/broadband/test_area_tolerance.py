@@ -18,17 +18,17 @@ import shapely
 from sqlalchemy import Engine, insert, select
 from starlette.testclient import TestClient
 
+from netatlas.admin import auth
 from netatlas.broadband.aggregate.config import ConfigError, parse_aggregations
 from netatlas.broadband.aggregate.models import stats_bin, stats_state
 from netatlas.broadband.aggregate.update import update_statistics
 from netatlas.broadband.areas import CountriesLayer, H3Layer, assign, get_layer, rebin_codes
 from netatlas.broadband.areas_import import import_layer
-from netatlas.broadband.mlab_files import convert_row
-from netatlas.broadband.mlab_import import import_items
+from netatlas.broadband.mlab.files import convert_row
+from netatlas.broadband.mlab.importer import import_items
 from netatlas.broadband.models import measurements, survey_response
 from netatlas.cli import main
 from netatlas.settings import Settings
-from netatlas.web.admin import auth
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 # Natural Earth's US coast west of Seattle crosses 47.6° N at 124.361° W.

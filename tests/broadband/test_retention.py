@@ -17,13 +17,13 @@ from starlette.testclient import TestClient
 
 from netatlas.app import create_app
 from netatlas.broadband.aggregate.update import update_statistics
-from netatlas.broadband.asn import NoAsn
 from netatlas.broadband.measurements import get_measurement, record_local_test
 from netatlas.broadband.models import measurements, survey_response
 from netatlas.broadband.ndt7.archive import Ndt7Result, make_uuid, write_result
 from netatlas.broadband.retention import file_days
 from netatlas.broadband.tasks import speedtest_retention
 from netatlas.cli import main
+from netatlas.geo.asn import NoAsn
 from netatlas.jobs.context import Context
 from netatlas.jobs.table import job
 from netatlas.settings import Settings

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from netatlas.broadband.asn import MaxMindAsn, NoAsn
 from netatlas.broadband.form import DEFAULT_FORM
 from netatlas.broadband.measurements import (
     ClientNetwork,
@@ -19,6 +18,7 @@ from netatlas.broadband.measurements import (
 from netatlas.broadband.models import survey_response
 from netatlas.broadband.ndt7.summary import Summary
 from netatlas.broadband.survey import SurveyError, SurveyService
+from netatlas.geo.asn import MaxMindAsn, NoAsn
 from tests.conftest import DATA
 
 ANSWERS = {"isp": "Example Cable", "connection_type": "wired", "cost_of_service": "25_50"}

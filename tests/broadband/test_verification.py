@@ -13,22 +13,22 @@ import pytest
 from sqlalchemy import Engine, select, text
 from starlette.testclient import TestClient
 
+from netatlas.admin import auth
 from netatlas.broadband.aggregate.models import stats_state
 from netatlas.broadband.aggregate.update import update_statistics
-from netatlas.broadband.asn import NoAsn
 from netatlas.broadband.form import DEFAULT_FORM
 from netatlas.broadband.measurements import get_measurement
-from netatlas.broadband.mlab_files import convert_row
-from netatlas.broadband.mlab_import import import_items
+from netatlas.broadband.mlab.files import convert_row
+from netatlas.broadband.mlab.importer import import_items
 from netatlas.broadband.survey import SurveyService
 from netatlas.db.engine import make_engine
 from netatlas.db.migrate import upgrade
+from netatlas.geo.asn import NoAsn
 from netatlas.settings import Settings
-from netatlas.web.admin import auth
+from tests.admin.test_admin import PASSWORD, _csrf, _login
 from tests.broadband.test_aggregate import T0, bins, load, row
 from tests.broadband.test_survey import ANSWERS
 from tests.conftest import PG_URL, _pg_url
-from tests.web.test_admin import PASSWORD, _csrf, _login
 
 UUID = "ndt-abc12_1709251200_0000000000000A01"
 # What a browser claims M-Lab's server measured: 8 Gbit/s.
@@ -128,8 +128,8 @@ def test_mlabs_record_of_the_same_test_confirms_it_with_mlabs_figures(
     assert counted(engine, path) == (2, 40.0)
 
     # An administrator's verdict no longer changes a test M-Lab's record confirmed.
-    from netatlas.web.admin.audit import Actor
-    from netatlas.web.admin.surveys import review
+    from netatlas.admin.audit import Actor
+    from netatlas.admin.surveys import review
 
     review(engine, Actor("admin", None), saved.id, False)
     assert get_measurement(engine, UUID)["verification"] == "mlab"  # type: ignore[index]

@@ -18,9 +18,9 @@ from netatlas.datamap.models import datamap_tables
 from netatlas.datamap.png import decode_alpha, pngquant_available
 from netatlas.datamap.raster import deinterleave, project
 from netatlas.datamap.render import render_tiles
-from netatlas.datamap.store import DirectoryTileStore
 from netatlas.datamap.tasks import cleanup_datamap
 from netatlas.jobs.context import Context
+from netatlas.storage.tiles import DirectoryTileStore
 from tests.datamap.factories import Cell, add_cells, grid_key
 
 NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)

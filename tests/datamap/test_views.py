@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from netatlas.datamap.store import DirectoryTileStore, md5_hex
 from netatlas.settings import Settings
+from netatlas.storage.tiles import DirectoryTileStore, md5_hex
 
 
 def test_tiles_are_served_with_cache_headers(client: Any, settings: Settings) -> None:

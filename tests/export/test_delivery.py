@@ -28,13 +28,8 @@ from netatlas.export.models import export_config
 from netatlas.export.tasks import update_exports, update_incoming
 from netatlas.jobs.context import Context
 from netatlas.jobs.run import process_until_idle
-from netatlas.location.intake import INCOMING
-from netatlas.location.report import (
-    Position,
-    Report,
-    Submission,
-    encode_submission,
-)
+from netatlas.location.submit.intake import INCOMING
+from netatlas.location.submit.report import Position, Report, Submission, encode_submission
 from tests.export.conftest import Receiver
 
 

@@ -19,7 +19,7 @@ from netatlas.export.downloads import (
     prune,
 )
 from netatlas.jobs.context import Context
-from netatlas.location.cells_io import HEADER
+from netatlas.location.cells.csvfile import HEADER
 from netatlas.location.ids import cell_id
 from netatlas.location.models import RADIO_CODE, cell_tables
 

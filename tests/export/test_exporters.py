@@ -17,8 +17,8 @@ from netatlas.export.exporters import (
     split_template,
     template_fields,
 )
-from netatlas.export.store import DirectoryStore
-from netatlas.location.report import Position, Report, Submission
+from netatlas.location.submit.report import Position, Report, Submission
+from netatlas.storage.files import DirectoryStore
 from tests.export.conftest import Receiver
 
 DAY = 1_795_000_000_000  # 2026-11-18, ms

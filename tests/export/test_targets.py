@@ -20,10 +20,10 @@ from netatlas.export.models import export_config
 from netatlas.export.tasks import update_exports
 from netatlas.jobs.context import Context
 from netatlas.settings import Settings
+from tests.admin import test_admin
 from tests.export.conftest import Receiver
-from tests.export.test_admin import use
+from tests.export.test_cli import use
 from tests.export.test_delivery import only, queue_incoming
-from tests.web import test_admin
 
 admin = test_admin.admin  # the fixture: a client logged in as an administrator
 

@@ -40,7 +40,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from starlette.testclient import TestClient
 
-from netatlas.web.openapi import app_document
+from netatlas.http.openapi import app_document
 from tests.live import listening_port, wait_until
 
 pytestmark = pytest.mark.fault

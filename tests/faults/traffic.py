@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, select
 
+from netatlas.http.openapi import app_document
 from netatlas.location.models import wifi_shards
-from netatlas.web.openapi import app_document
 
 T = TypeVar("T")
 CALL_TIMEOUT = 30.0  # no answer within this is a hang

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from netatlas.demo import queue_demo
 from netatlas.jobs.context import Context
-from netatlas.location.demo import queue_demo
 from netatlas.location.models import wifi_shards
 
 NETATLAS = str(Path(sys.executable).with_name("netatlas"))

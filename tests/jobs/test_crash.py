@@ -19,17 +19,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from netatlas.db.stats import STAT_KEYS, stat_counter
 from netatlas.jobs.context import Context
-from netatlas.location.intake import INCOMING
 from netatlas.location.models import wifi_shards
-from netatlas.location.report import (
+from netatlas.location.submit.intake import INCOMING
+from netatlas.location.submit.report import (
     Position,
     Report,
     Submission,
     WifiAccessPoint,
     encode_submission,
 )
-from netatlas.monitor.models import STAT_KEYS, stat_counter
 from netatlas.settings import Settings
 
 NETATLAS = str(Path(sys.executable).with_name("netatlas"))

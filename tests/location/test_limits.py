@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, inspect, select, text
 
 from netatlas.db.engine import make_engine
 from netatlas.db.migrate import current_revision, downgrade, upgrade
-from netatlas.location.errors import DailyLimitExceeded, RateLimitExceeded
+from netatlas.http.errors import DailyLimitExceeded, RateLimitExceeded
 from netatlas.location.limits import (
     DAILY_EXPIRE,
     Limiter,

@@ -19,9 +19,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from netatlas.app import create_app
-from netatlas.location import intake, locate_views
-from netatlas.location.body import INLINE_BYTES
+from netatlas.http.body import INLINE_BYTES
+from netatlas.location.locate import views as locate_views
 from netatlas.location.models import api_key
+from netatlas.location.submit import intake
 from netatlas.settings import Settings
 from tests.location.locate._seed import add_area, add_macs
 

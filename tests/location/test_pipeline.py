@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import select
 
 from netatlas.datamap.models import datamap_tables
+from netatlas.db.stats import STAT_KEYS, stat
 from netatlas.jobs.context import Context
 from netatlas.jobs.run import process_until_idle
 from netatlas.location.ids import cell_id
 from netatlas.location.models import RADIO_CODE, blue_shards, cell_area, cell_tables, wifi_shards
-from netatlas.monitor.models import STAT_KEYS, stat
 
 
 def now_ms() -> int:
@@ -245,8 +245,8 @@ def test_reports_outside_every_region_are_dropped(client: Any, ctx: Context) -> 
 
 def test_demo_town_coverage_is_drawn_on_first_start(ctx: Context) -> None:
     from netatlas.datamap.render import render_tiles
-    from netatlas.datamap.store import DirectoryTileStore
-    from netatlas.location.demo import queue_demo
+    from netatlas.demo import queue_demo
+    from netatlas.storage.tiles import DirectoryTileStore
 
     assert queue_demo(ctx.queue, reports=300, engine=ctx.engine) > 0
     process_until_idle(ctx)

@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
-from netatlas.broadband.asn import AsnLookup
 from netatlas.broadband.models import measurements
 from netatlas.broadband.ndt7.archive import Ndt7Result
 from netatlas.broadband.ndt7.summary import Summary, summarize
+from netatlas.geo.asn import AsnLookup
 from netatlas.geo.geoip import GeoIP
 
 __all__ = ["ClientNetwork", "client_network", "measurement_row", "record_local_test"]

@@ -21,7 +21,7 @@ from netatlas.broadband.ndt7.tokens import TOKEN_TTL
 from netatlas.broadband.service import Broadband
 from netatlas.broadband.usecases import table
 from netatlas.settings import Settings
-from netatlas.web.render import page_headers
+from netatlas.site.render import page_headers
 
 __all__ = ["CLIENT_NAME", "VENDOR_PATH", "connect_sources", "page_config", "render"]
 
@@ -29,7 +29,7 @@ CLIENT_NAME = "netatlas-speedtest"
 VENDOR_PATH = "/static/vendor/ndt7/"
 
 _env = Environment(
-    loader=PackageLoader("netatlas", "web/templates"),
+    loader=PackageLoader("netatlas", "site/templates"),
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,

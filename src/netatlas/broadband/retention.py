@@ -41,8 +41,8 @@ import msgspec
 from sqlalchemy import Engine, bindparam, select, update
 
 from netatlas.broadband.models import measurements, survey_response
-from netatlas.export.store import FileStore, StoreError, store_from_url
 from netatlas.settings import Settings
+from netatlas.storage.files import FileStore, StoreError, store_from_url
 
 __all__ = [
     "RetentionReport",

@@ -22,7 +22,6 @@ from typing import Any
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from netatlas.broadband.asn import AsnLookup, asn_from_path
 from netatlas.broadband.form import Form, form_source
 from netatlas.broadband.measurements import record_local_test
 from netatlas.broadband.ndt7 import spec
@@ -33,6 +32,7 @@ from netatlas.broadband.ndt7.tcpinfo import congestion_control, find_socket, soc
 from netatlas.broadband.ndt7.tokens import TokenSigner, load_key
 from netatlas.broadband.survey import SurveySaved, SurveyService
 from netatlas.db.documents import Configured
+from netatlas.geo.asn import AsnLookup, asn_from_path
 from netatlas.geo.geoip import GeoIP
 from netatlas.location.limits import Limiter, limiter_from_settings
 from netatlas.settings import Settings

@@ -25,9 +25,9 @@ from starlette.routing import Route
 from netatlas.broadband.aggregate.config import ConfigError
 from netatlas.broadband.aggregate.query import QueryError
 from netatlas.broadband.aggregate.service import StatsService, render
-from netatlas.web.http import CORS_HEADERS, json_response
-from netatlas.web.openapi import OpenAPIPath, Param, Reply
-from netatlas.web.secret import derive, site_secret
+from netatlas.http.openapi import OpenAPIPath, Param, Reply
+from netatlas.http.responses import CORS_HEADERS, json_response
+from netatlas.http.secret import derive, site_secret
 
 MAX_AGE = 60
 

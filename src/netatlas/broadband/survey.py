@@ -32,12 +32,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from netatlas.broadband.asn import AsnLookup
 from netatlas.broadband.form import Form, validate
 from netatlas.broadband.measurements import client_network, insert_measurement, measurement_row
 from netatlas.broadband.models import measurements, survey_response
 from netatlas.broadband.ndt7.summary import summarize_tcpinfo
 from netatlas.broadband.verification import PENDING
+from netatlas.geo.asn import AsnLookup
 from netatlas.geo.geoip import GeoIP
 
 __all__ = ["SurveyError", "SurveySaved", "SurveyService"]

@@ -35,11 +35,11 @@ from netatlas.broadband.schema import (
 )
 from netatlas.broadband.service import Broadband, Connection
 from netatlas.broadband.survey import SurveyError
-from netatlas.location.errors import ApiError, ParseError
+from netatlas.http.clientip import client_ip
+from netatlas.http.errors import ApiError, ParseError
+from netatlas.http.openapi import OpenAPIPath, Reply
+from netatlas.http.responses import error_response, json_response, read_body
 from netatlas.location.schema import ErrorEnvelope
-from netatlas.web.clientip import client_ip
-from netatlas.web.http import error_response, json_response, read_body
-from netatlas.web.openapi import OpenAPIPath, Reply
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "web" / "static"
 MAX_SURVEY_BYTES = 64 * 1024

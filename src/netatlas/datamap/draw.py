@@ -10,7 +10,7 @@ from netatlas.datamap.png import levels, pngquant, tile_png, world_png
 from netatlas.datamap.points import U64
 from netatlas.datamap.pyramid import Zooms, base_zoom
 from netatlas.datamap.raster import U32, deinterleave, tile_runs, zoom_out
-from netatlas.datamap.store import RETINA, tile_path
+from netatlas.storage.tiles import RETINA, tile_path
 
 QUANTISE_BATCH = 256
 

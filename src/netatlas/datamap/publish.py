@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from netatlas.datamap.store import TileStore, md5_hex
+from netatlas.storage.tiles import TileStore, md5_hex
 
 UPLOAD_BATCH = 256
 

@@ -33,7 +33,7 @@ from netatlas.datamap.draw import draw, quantised, scope_paths
 from netatlas.datamap.points import U8, U64, point_counts
 from netatlas.datamap.publish import sync
 from netatlas.datamap.raster import U32
-from netatlas.datamap.store import DATA_JSON, DEFAULT_ZOOMS, TileStore
+from netatlas.storage.tiles import DATA_JSON, DEFAULT_ZOOMS, TileStore
 
 log = logging.getLogger(__name__)
 

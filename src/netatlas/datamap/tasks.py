@@ -65,7 +65,7 @@ def render_datamap_tiles(ctx: Context) -> RenderReport | None:
     """The scheduled incremental render into the configured tile store."""
     from netatlas.datamap.render import render_tiles
     from netatlas.datamap.state import Busy
-    from netatlas.datamap.store import open_store
+    from netatlas.storage.tiles import open_store
 
     store = open_store(ctx.settings.tiles_store, ctx.settings)
     try:

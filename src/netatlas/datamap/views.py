@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from netatlas.datamap.store import DATA_JSON, md5_hex, published, tile_path, valid_tile
 from netatlas.settings import Settings
+from netatlas.storage.tiles import DATA_JSON, md5_hex, published, tile_path, valid_tile
 
 TILE_MAX_AGE = 600
 DATA_MAX_AGE = 60

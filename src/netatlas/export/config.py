@@ -15,7 +15,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 
 from netatlas.export.exporters import split_template, template_fields
 from netatlas.export.models import export_config, export_state
-from netatlas.outbound import UnsafeTarget, check_url
+from netatlas.http.outbound import UnsafeTarget, check_url
 
 SCHEMAS = ("dummy", "internal", "geosubmit", "s3", "file")
 SOURCES = ("fixed", "gnss", "fused", "query")
@@ -97,7 +97,7 @@ def _relative_path(url: str) -> None:
 
 def validate(config: ExportConfig, *, allow_private: bool = False) -> ExportConfig:
     """The config, checked; ConfigError says what is wrong. A geosubmit URL must reach a
-    public host unless ``allow_private`` (see :mod:`netatlas.outbound`)."""
+    public host unless ``allow_private`` (see :mod:`netatlas.http.outbound`)."""
     if not _NAME.match(config.name):
         raise ConfigError("a name is 1-40 letters, digits, '_' or '-'")
     if config.schema not in SCHEMAS:

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import msgspec
 
-from netatlas.export.store import FileStore, store_from_url
 from netatlas.jobs.context import Context
-from netatlas.location.cells_io import iter_cells, write_csv
+from netatlas.location.cells.csvfile import iter_cells, write_csv
 from netatlas.settings import Settings
+from netatlas.storage.files import FileStore, store_from_url
 
 KEEP_DIFF = dt.timedelta(days=3)  # like OpenCellID's hourly files
 KEEP_FULL = 7  # newest full files kept

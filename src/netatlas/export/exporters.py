@@ -29,9 +29,9 @@ import httpx
 import msgspec
 
 from netatlas import __version__
-from netatlas.export.store import FileStore, StoreError, confined_store, store_from_url
-from netatlas.location.report import Submission, report_source
-from netatlas.outbound import GuardedTransport
+from netatlas.http.outbound import GuardedTransport
+from netatlas.location.submit.report import Submission, report_source
+from netatlas.storage.files import FileStore, StoreError, confined_store, store_from_url
 
 TEMPLATE_FIELDS = ("source", "api_key", "year", "month", "day")
 GEOSUBMIT_CHUNK = 1000  # reports per POST: keeps bodies far below every server's size limit
@@ -103,7 +103,7 @@ def _head(response: httpx.Response, limit: int = 4096) -> str:
 
 class GeosubmitExporter:
     """POSTs to the target's URL, connecting only to public addresses unless
-    ``allow_private`` (see :mod:`netatlas.outbound`); redirects are not followed."""
+    ``allow_private`` (see :mod:`netatlas.http.outbound`); redirects are not followed."""
 
     def __init__(
         self, url: str, client: httpx.Client | None = None, *, allow_private: bool = False

@@ -22,13 +22,13 @@ from netatlas.export.delivery import parked_queues as _parked
 from netatlas.export.exporters import Envelope, encode_envelope, envelope
 from netatlas.geo.mcc import regions_for_mcc
 from netatlas.jobs.context import Context
-from netatlas.location.observations import (
+from netatlas.location.stations.observations import (
     Observation,
     encode_chunk,
     group_by_queue,
     observations_from_report,
 )
-from netatlas.location.report import Submission, decode_submission, report_source
+from netatlas.location.submit.report import Submission, decode_submission, report_source
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 
 from netatlas.db.engine import engine_from_settings
+from netatlas.http.outbound import UnsafeTarget, check_url
 from netatlas.location.keys import well_formed
 from netatlas.location.models import api_key
-from netatlas.outbound import UnsafeTarget, check_url
 from netatlas.settings import Settings
 
 _FIELDS = (

@@ -62,7 +62,7 @@ from sqlalchemy import Engine, delete
 from sqlalchemy.exc import SQLAlchemyError
 
 from netatlas.db.upsert import insert_for
-from netatlas.location.errors import DailyLimitExceeded, RateLimitExceeded
+from netatlas.http.errors import DailyLimitExceeded, RateLimitExceeded
 from netatlas.location.limits_models import rate_counter
 from netatlas.settings import Settings
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from netatlas.location._submit_types import FlatReportIn, FlatReportInV0, ReportV2In
+from netatlas.location.submit.schema import FlatReportIn, FlatReportInV0, ReportV2In
 
 __all__ = [
     "CountryResponse",

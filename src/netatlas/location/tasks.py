@@ -11,8 +11,8 @@ from netatlas.geo.mcc import regions_for_mcc
 from netatlas.jobs.batches import drain
 from netatlas.jobs.context import Context
 from netatlas.location.models import RADIOS, SHARDS
-from netatlas.location.observations import decode_chunk
-from netatlas.location.stations import apply_observations, recompute_areas
+from netatlas.location.stations.observations import decode_chunk
+from netatlas.location.stations.update import apply_observations, recompute_areas
 from netatlas.queue.base import Batch
 
 Kind = Literal["wifi", "blue", "cell"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from netatlas.db.models import queue_item
-from netatlas.location.report import decode_submission
+from netatlas.location.submit.report import decode_submission
 from netatlas.queue import Queue
 
 __all__ = ["queue_ages"]

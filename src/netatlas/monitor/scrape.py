@@ -2,7 +2,7 @@
 
 Two sources make one page:
 
-* process counters (:mod:`netatlas.monitor.metrics`): requests and latency per endpoint and
+* process counters (:mod:`netatlas.http.metrics`): requests and latency per endpoint and
   status, locate answers by source, query learning, ndt7 tests, submissions and drop reasons,
   memory per process; summed over the live processes of this host.
 * shared state, read at scrape time from the database and the queue, so any process (or
@@ -37,9 +37,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from netatlas.db.stats import STAT_KEYS, stat_counter
 from netatlas.export.models import export_state
-from netatlas.monitor.metrics import BUCKETS, COUNTERS, GAUGES, REGISTRY, Snapshot, read_spool
-from netatlas.monitor.models import STAT_KEYS, stat_counter
+from netatlas.http.metrics import BUCKETS, COUNTERS, GAUGES, REGISTRY, Snapshot, read_spool
 from netatlas.queue import Queue
 
 __all__ = ["collect", "metrics_view", "routes"]

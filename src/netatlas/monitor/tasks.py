@@ -7,10 +7,10 @@ from collections import defaultdict
 
 from sqlalchemy import func, select
 
+from netatlas.db.stats import region_stat, stat, stat_counter
 from netatlas.db.upsert import insert_for
 from netatlas.jobs.context import Context
 from netatlas.location.models import RADIO_CODE, blue_shards, cell_area, wifi_shards
-from netatlas.monitor.models import region_stat, stat, stat_counter
 
 
 def update_statcounter(ctx: Context) -> int:

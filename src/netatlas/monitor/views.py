@@ -14,9 +14,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from netatlas.db.migrate import current_revision
-from netatlas.monitor.version import version_info
-from netatlas.web.http import json_response
-from netatlas.web.openapi import OpenAPIPath, Reply
+from netatlas.http.openapi import OpenAPIPath, Reply
+from netatlas.http.responses import json_response
+from netatlas.version import version_info
 
 METHODS = ["GET", "HEAD", "POST"]
 

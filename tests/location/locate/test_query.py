@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from netatlas.location.errors import ParseError
+from netatlas.http.errors import ParseError
 from netatlas.location.locate import HIGH, LOW, MEDIUM, NONE, parse_query
 from netatlas.location.locate.query import MAX_NETWORKS
 

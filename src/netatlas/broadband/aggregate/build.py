@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from netatlas.broadband.aggregate import frame as fr
 from netatlas.broadband.aggregate.config import SOURCES, Aggregation
-from netatlas.broadband.aggregate.tests import Tests
+from netatlas.broadband.aggregate.readings import Tests
 from netatlas.broadband.aggregate.timebins import local_parts, slice_start, zone
 from netatlas.broadband.areas import AreaLayer, CountriesLayer, assign
 

@@ -28,7 +28,7 @@ from netatlas.broadband.aggregate.report import DEFAULT_STATS, STATS
 from netatlas.broadband.aggregate.store import states
 from netatlas.broadband.aggregate.timebins import coarser
 from netatlas.broadband.areas import AreaLayer, UnknownLayer, get_layer
-from netatlas.csvsafe import csv_cell
+from netatlas.http.csvsafe import csv_cell
 
 __all__ = ["StatsResult", "StatsService", "render"]
 

@@ -28,7 +28,7 @@ def import_mlab_daily(ctx: Context) -> int:
     settings = ctx.settings
     if not (settings.bigquery_project and settings.mlab_bbox and settings.mlab_since):
         return 0
-    from netatlas.broadband.mlab_bigquery import BBox, GoogleBigQuery, import_bigquery
+    from netatlas.broadband.mlab.bigquery import BBox, GoogleBigQuery, import_bigquery
 
     run = import_bigquery(
         ctx.engine,

@@ -33,6 +33,7 @@ from netatlas.broadband.aggregate.build import (
     merge,
 )
 from netatlas.broadband.aggregate.config import Aggregation, load_aggregations
+from netatlas.broadband.aggregate.readings import add_ranks, read_tests
 from netatlas.broadband.aggregate.store import (
     Counts,
     State,
@@ -41,7 +42,6 @@ from netatlas.broadband.aggregate.store import (
     load_bins,
     write_bins,
 )
-from netatlas.broadband.aggregate.tests import add_ranks, read_tests
 from netatlas.broadband.areas import AreaLayer, UnknownLayer, get_layer
 from netatlas.broadband.models import measurements
 

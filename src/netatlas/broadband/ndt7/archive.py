@@ -85,7 +85,7 @@ def archive_path(result: Ndt7Result) -> str:
 
 @cache
 def _git_short_commit() -> str:
-    from netatlas.monitor.version import version_info
+    from netatlas.version import version_info
 
     commit = version_info().get("commit", "")
     return commit[:7] if commit and commit != "unknown" else "unknown"

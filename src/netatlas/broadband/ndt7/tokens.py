@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from netatlas.broadband.ndt7.spec import Ndt7Error
-from netatlas.web.secret import check_secret
+from netatlas.http.secret import check_secret
 
 __all__ = ["TOKEN_TTL", "TokenSigner", "load_key"]
 

@@ -43,8 +43,10 @@ from typing import Final, TypeVar
 import msgspec
 
 from netatlas.geo.mcc import is_valid_mcc
-from netatlas.location._submit_fields import MAX_AGE, BadValue, as_code, clean_text
-from netatlas.location._submit_networks import (
+from netatlas.http.errors import ParseError
+from netatlas.location.locate.result import HIGH, LOW, MEDIUM, NONE
+from netatlas.location.submit.fields import MAX_AGE, BadValue, as_code, clean_text
+from netatlas.location.submit.networks import (
     _CID_MAX,
     _LAC_MAX,
     _UNKNOWN_CID,
@@ -57,11 +59,9 @@ from netatlas.location._submit_networks import (
     parse_wifis,
     radio_name,
 )
-from netatlas.location._submit_types import BlueIn, WifiIn, salvage
-from netatlas.location._submit_types import CellIn as _SubmitCellIn
-from netatlas.location.errors import ParseError
-from netatlas.location.locate.result import HIGH, LOW, MEDIUM, NONE
-from netatlas.location.report import BlueBeacon, CellTower, WifiAccessPoint
+from netatlas.location.submit.report import BlueBeacon, CellTower, WifiAccessPoint
+from netatlas.location.submit.schema import BlueIn, WifiIn, salvage
+from netatlas.location.submit.schema import CellIn as _SubmitCellIn
 
 __all__ = [
     "MAX_NETWORKS",
@@ -168,7 +168,7 @@ class Query:
 
 
 def parse_query(text: str | bytes) -> Query:
-    """Parse a decoded request body (see :mod:`netatlas.location.body`) into a :class:`Query`."""
+    """Parse a decoded request body (see :mod:`netatlas.http.body`) into a :class:`Query`."""
     if not text or not text.strip():
         return Query()
     try:

@@ -38,7 +38,7 @@ from netatlas.location.locate.query import Query
 from netatlas.location.locate.result import RegionResult, RegionResultList, Result, ResultList
 from netatlas.location.locate.score import area_score, day_of, is_blocked, station_score
 from netatlas.location.models import RADIO_CODE, RADIO_NAME
-from netatlas.location.report import BlueBeacon, CellTower, WifiAccessPoint
+from netatlas.location.submit.report import BlueBeacon, CellTower, WifiAccessPoint
 
 __all__ = ["MAX_LOOKUPS", "locate", "region", "search_internal"]
 

@@ -1,0 +1,1 @@
+"""M-Lab's published ndt7 data: files, BigQuery, import, demo data."""

@@ -1,0 +1,1 @@
+"""Cell data in bulk: the MLS cell CSV, imports, vectorised updates."""

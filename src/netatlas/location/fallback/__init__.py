@@ -1,0 +1,1 @@
+"""The external fallback provider asked when no station answers."""

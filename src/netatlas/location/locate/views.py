@@ -1,0 +1,110 @@
+"""HTTP views of /v1/geolocate and /v1/country (Ichnaea and Google wire format)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from netatlas.http.body import decode_body, decode_small_body
+from netatlas.http.errors import ApiError
+from netatlas.http.openapi import OpenAPIPath, Param, Reply
+from netatlas.http.responses import (
+    charset_of,
+    error_response,
+    json_response,
+    options_response,
+    read_body,
+    request_ip,
+    run_large,
+)
+from netatlas.location.locate.answer import Caller, country, geolocate
+from netatlas.location.locate.query import MAX_NETWORKS, LocateRequest, Query, parse_query
+from netatlas.location.schema import CountryResponse, ErrorEnvelope, GeolocateResponse
+from netatlas.location.services import Services
+
+METHODS = ["GET", "HEAD", "POST", "OPTIONS"]
+
+Answer = Callable[[Services, Query, Caller], dict[str, Any]]
+
+
+def caller_of(request: Request, services: Services) -> Caller:
+    return Caller(
+        key=request.query_params.get("key"),
+        ip=request_ip(request, services.settings.trusted_proxies),
+        contribute=request.headers.get("x-ichnaea-contribute-opt-in") == "1",
+    )
+
+
+def _view(answer: Answer) -> Callable[[Request], Awaitable[Response]]:
+    async def view(request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return options_response()
+        services: Services = request.app.state.services
+        try:
+            raw = b""
+            if request.method == "POST":
+                raw = await read_body(request, services.settings.max_body_bytes)
+            encoding = request.headers.get("content-encoding")
+            charset = charset_of(request)
+            max_size = services.settings.max_body_bytes
+            caller = caller_of(request, services)
+            # An empty body, GET and HEAD are IP-only queries (Ichnaea compatibility). A small
+            # body is parsed here; a large one in the worker thread that answers it.
+            text = decode_small_body(raw, encoding, charset, max_size)
+            if text is not None:
+                query = parse_query(text)
+                body = await run_in_threadpool(answer, services, query, caller)
+            else:
+
+                def parse_and_answer() -> dict[str, Any]:
+                    query = parse_query(decode_body(raw, encoding, charset, max_size))
+                    return answer(services, query, caller)
+
+                body = await run_large(parse_and_answer)
+        except ApiError as error:
+            return error_response(error)
+        return json_response(body)
+
+    return view
+
+
+routes = [
+    Route("/v1/geolocate", _view(geolocate), methods=METHODS),
+    Route("/v1/country", _view(country), methods=METHODS),
+]
+
+
+def _locate_doc(path: str, answer: type, summary: str) -> OpenAPIPath:
+    return OpenAPIPath(
+        path,
+        "post",
+        summary,
+        request=LocateRequest,
+        params=[Param("key", "API key (required when the server requires keys).")],
+        tags=("location",),
+        description=(
+            "An empty body is an IP-only query. Bodies may be gzip-encoded. At most "
+            f"{MAX_NETWORKS} networks of each kind (WiFi, Bluetooth, cells, cell areas) are "
+            "considered, the strongest signals."
+        ),
+        responses={
+            200: Reply("The answer.", answer),
+            400: Reply("Bad body or key.", ErrorEnvelope),
+            403: Reply("The key's daily limit is used up.", ErrorEnvelope),
+            404: Reply("No source knows the place.", ErrorEnvelope),
+            413: Reply("The body is over the size limit.", ErrorEnvelope),
+            429: Reply("Too many keyless requests.", ErrorEnvelope, headers=("Retry-After",)),
+            503: Reply("A backend is unavailable.", ErrorEnvelope, headers=("Retry-After",)),
+        },
+    )
+
+
+openapi = [
+    _locate_doc("/v1/geolocate", GeolocateResponse, "Locate a device from the networks it sees."),
+    _locate_doc("/v1/country", CountryResponse, "The country a device is in."),
+]

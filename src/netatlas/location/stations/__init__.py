@@ -1,0 +1,1 @@
+"""Stations learned from observations: the update rules and jobs."""

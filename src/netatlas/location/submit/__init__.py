@@ -1,0 +1,1 @@
+"""The submit APIs: request schema, parsing, intake into the queue."""

@@ -1,0 +1,1 @@
+"""The public pages: one Jinja environment, the templates and the static files."""

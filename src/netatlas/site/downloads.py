@@ -1,0 +1,126 @@
+"""``/downloads``, ``/downloads/{name}`` and ``/api/v1/downloads``: the public cell exports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import IO
+
+import msgspec
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from netatlas.export.downloads import CachedListing, Download, export_store
+from netatlas.http.openapi import OpenAPIPath, Reply
+from netatlas.http.responses import json_response
+
+_env = Environment(
+    loader=PackageLoader("netatlas", "site/templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+CHUNK = 256 * 1024
+
+
+def _listing(request: Request) -> CachedListing:
+    state = request.app.state
+    listing: CachedListing | None = getattr(state, "downloads", None)
+    if listing is None:
+        listing = state.downloads = CachedListing(export_store(state.services.settings))
+    return listing
+
+
+async def _downloads(request: Request) -> list[Download]:
+    return await run_in_threadpool(_listing(request).get)
+
+
+async def downloads_page(request: Request) -> Response:
+    html = _env.get_template("downloads.html").render(downloads=await _downloads(request))
+    return HTMLResponse(html)
+
+
+async def downloads_api(request: Request) -> Response:
+    files = await _downloads(request)
+    return json_response(
+        {
+            "downloads": [
+                {
+                    "name": d.name,
+                    "size": d.size,
+                    "kind": d.kind,
+                    "created": d.created,
+                    "covers_until": d.covers_until,
+                    "url": str(request.url_for("download", name=d.name)),
+                }
+                for d in files
+            ]
+        }
+    )
+
+
+def _chunks(reader: IO[bytes]) -> Iterator[bytes]:
+    try:
+        while chunk := reader.read(CHUNK):
+            yield chunk
+    finally:
+        reader.close()
+
+
+async def download(request: Request) -> Response:
+    name = request.path_params["name"]
+    found = next((d for d in await _downloads(request) if d.name == name), None)
+    if found is None:
+        return PlainTextResponse("no such file", status_code=404)
+    headers = {
+        "Content-Length": str(found.size),
+        "Content-Disposition": f'attachment; filename="{found.name}"',
+    }
+    if request.method == "HEAD":
+        return Response(headers=headers, media_type="application/gzip")
+    try:
+        reader = await run_in_threadpool(_listing(request).store.open, name)
+    except FileNotFoundError:  # pruned since the listing was read
+        return PlainTextResponse("no such file", status_code=404)
+    return StreamingResponse(_chunks(reader), media_type="application/gzip", headers=headers)
+
+
+routes = [
+    Route("/downloads", downloads_page, methods=["GET", "HEAD"]),
+    Route("/downloads/{name}", download, methods=["GET", "HEAD"], name="download"),
+    Route("/api/v1/downloads", downloads_api, methods=["GET", "HEAD"]),
+]
+
+
+class DownloadLink(Download, frozen=True):
+    """An export file of the listing and the address it is downloaded from."""
+
+    url: str  # absolute: this host's /downloads/{name}
+
+
+class DownloadListing(msgspec.Struct):
+    downloads: list[DownloadLink]  # latest cut-off first; a full file before a diff
+
+
+openapi = [
+    OpenAPIPath(
+        "/api/v1/downloads",
+        "get",
+        "The public cell export files and where to download them.",
+        tags=("data",),
+        description=(
+            "Cell data in the MLS / OpenCellID CSV format, gzip-compressed: positioned cells of"
+            " every radio (WiFi and Bluetooth are never exported; imported cells only from the"
+            " data sets the operator lists). `kind` is `full`"
+            " (daily: the cells modified in the 365 days before `covers_until`) or `diff`"
+            " (hourly: the cells modified in the hour before `covers_until`), so a full file"
+            " and the diffs after it add up to the current table. Diffs are kept three days"
+            " and the newest seven full files; `created` is when the file was written, `size`"
+            " its length in bytes, both times ISO 8601 in UTC. The listing is re-read from the"
+            " export store at most once a minute."
+        ),
+        responses={200: Reply("The files, latest cut-off first (may be empty).", DownloadListing)},
+    ),
+]

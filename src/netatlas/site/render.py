@@ -1,0 +1,134 @@
+"""Rendering the site's HTML: one Jinja2 environment, the base template's context, and the
+headers every page carries.
+
+Pages extend ``base.html`` (header, navigation, footer) and load only this site's own files:
+the Content-Security-Policy allows scripts, styles and data from the site itself, and images
+from the configured basemap host when there is one.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import msgspec
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from netatlas import __version__
+from netatlas.settings import Settings
+
+__all__ = ["NAV", "STATIC_DIR", "env", "page", "page_headers", "script_json", "static_url"]
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+#: The public pages, in menu order: (path, label).
+NAV: tuple[tuple[str, str], ...] = (
+    ("/", "Broadband map"),
+    ("/speedtest", "Speed test"),
+    ("/coverage", "Coverage"),
+    ("/stats", "Statistics"),
+    ("/downloads", "Downloads"),
+    ("/api", "API"),
+)
+
+
+@functools.cache
+def _file_hash(path: str) -> str:
+    try:
+        return hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:10]
+    except OSError:
+        return __version__
+
+
+def static_url(path: str) -> str:
+    """``/static/<path>?v=<content hash>``: a changed file is a new URL for browser caches."""
+    return f"/static/{path}?v={_file_hash(path)}"
+
+
+def with_query(base: Mapping[str, Any], **changes: Any) -> str:
+    """``?…`` with the ``base`` parameters and ``changes`` on top (for sort and page links)."""
+    return "?" + urlencode({**base, **changes})
+
+
+def script_json(data: Any) -> Markup:
+    """JSON for a ``<script type="application/json">`` block ("<" cannot end the block)."""
+    return Markup(msgspec.json.encode(data).decode().replace("<", "\\u003c"))
+
+
+env = Environment(
+    loader=PackageLoader("netatlas", "site/templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+env.globals.update(
+    static_url=static_url,
+    script_json=script_json,
+    with_query=with_query,
+    nav=NAV,
+    version=__version__,
+)
+
+
+def _basemap_origin(settings: Settings) -> str:
+    parts = urlsplit(settings.basemap_url.replace("{s}", "a"))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return ""
+    host = parts.netloc
+    if "{s}" in settings.basemap_url:  # Leaflet's subdomains a, b, c
+        host = "*." + host.split(".", 1)[1] if "." in host else host
+    return f"{parts.scheme}://{host}"
+
+
+def page_headers(settings: Settings, connect: Sequence[str] = ()) -> dict[str, str]:
+    """Headers of every HTML page: no framing, only our own scripts, the basemap's images.
+
+    :class:`netatlas.http.middleware.SecurityHeaders` adds them to every ``text/html``
+    response that does not carry its own policy; a page that must reach other hosts (the
+    speed test, with M-Lab's servers) sends this policy with those hosts in ``connect``.
+    """
+    images = " ".join(filter(None, ["'self'", "data:", _basemap_origin(settings)]))
+    connects = " ".join(["'self'", *connect])
+    csp = (
+        "default-src 'self'; "
+        f"img-src {images}; "
+        "script-src 'self'; style-src 'self'; "
+        f"connect-src {connects}; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+    return {
+        "Content-Security-Policy": csp,
+        "Referrer-Policy": "same-origin",
+        "X-Frame-Options": "DENY",
+    }
+
+
+def map_config(settings: Settings) -> dict[str, Any]:
+    """What the map scripts need to know about the basemap."""
+    return {
+        "basemap_url": settings.basemap_url or None,
+        "basemap_attribution": settings.basemap_attribution if settings.basemap_url else None,
+    }
+
+
+def page(
+    request: Request,
+    template: str,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """A page rendered from ``template`` with the base context (current path, map config);
+    the security headers are added by the middleware, as for every HTML response."""
+    settings: Settings = request.app.state.services.settings
+    html = env.get_template(template).render(
+        path=request.url.path, map_config=map_config(settings), **context
+    )
+    return HTMLResponse(html, status_code=status, headers=headers)
