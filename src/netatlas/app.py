@@ -16,6 +16,8 @@ from netatlas.admin import views as admin_views
 from netatlas.broadband import stats_views
 from netatlas.broadband import views as broadband_views
 from netatlas.datamap import views as datamap_views
+from netatlas.http.headers import page_headers
+from netatlas.http.metrics import spool_dir
 from netatlas.http.middleware import SecurityHeaders
 from netatlas.http.observe import Observe
 from netatlas.http.openapi import openapi_route
@@ -32,7 +34,6 @@ from netatlas.settings import Settings
 from netatlas.site import downloads as export_views
 from netatlas.site import errors as web_errors
 from netatlas.site import pages as web_pages
-from netatlas.site.render import page_headers
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             openapi_route(),
         ],
         middleware=[
-            Middleware(Observe, spool=scrape.spool_dir(settings.data_dir)),
+            Middleware(Observe, spool=spool_dir(settings.data_dir)),
             Middleware(SecurityHeaders, html=page_headers(settings)),
         ],
         exception_handlers={**web_errors.exception_handlers, **outage_handlers()},

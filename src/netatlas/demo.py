@@ -185,7 +185,7 @@ def seed_once(settings: Settings) -> int:
         count = 0 if has_data else queue_demo(make_queue(settings, engine), engine=engine)
         from netatlas.broadband.mlab.demo import seed_broadband_demo
 
-        seed_broadband_demo(engine, settings.aggregations_path)  # speed tests, if none yet
+        seed_broadband_demo(engine, CENTRE, settings.aggregations_path)  # speed tests, if none yet
     finally:
         engine.dispose()
     settings.data_dir.mkdir(parents=True, exist_ok=True)

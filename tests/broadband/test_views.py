@@ -14,7 +14,7 @@ from starlette.testclient import TestClient, WebSocketDenialResponse
 from netatlas.app import create_app
 from netatlas.broadband.models import survey_response
 from netatlas.broadband.service import Broadband
-from netatlas.location.limits import RedisLimiter, SqlLimiter
+from netatlas.http.ratelimit import RedisLimiter, SqlLimiter
 from netatlas.settings import Settings
 from tests.broadband.test_survey import ANSWERS, add_test
 

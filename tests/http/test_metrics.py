@@ -23,10 +23,9 @@ from starlette.testclient import TestClient
 from netatlas.db.stats import STAT_KEYS, stat_counter
 from netatlas.export.models import export_state
 from netatlas.http import metrics
-from netatlas.http.metrics import HOST, REGISTRY, Registry, Snapshot, read_spool
+from netatlas.http.metrics import HOST, REGISTRY, Registry, Snapshot, read_spool, spool_dir
 from netatlas.http.observe import Observe
 from netatlas.location.submit.intake import INCOMING
-from netatlas.monitor.scrape import spool_dir
 from netatlas.settings import Settings
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from starlette.routing import Route
 
 from netatlas.export.downloads import export_store, file_name
+from netatlas.http.errors import ErrorEnvelope
 from netatlas.http.openapi import (
     OpenAPIPath,
     Param,
@@ -22,7 +23,6 @@ from netatlas.http.openapi import (
     gather,
     undocumented,
 )
-from netatlas.location.schema import ErrorEnvelope
 from netatlas.settings import Settings
 from tests.broadband.test_survey import ANSWERS, add_test
 
@@ -78,7 +78,8 @@ def test_every_api_route_appears(app: Any, client: Any) -> None:
 
 def test_the_answers_match_the_document(client: Any) -> None:
     """Error envelopes and answers decode as the documented Structs."""
-    from netatlas.location.schema import ErrorEnvelope, SubmitResponse
+    from netatlas.http.errors import ErrorEnvelope
+    from netatlas.location.schema import SubmitResponse
 
     res = client.post("/v2/geosubmit", content=b"{")
     assert res.status_code == 400

@@ -14,10 +14,10 @@ from sqlalchemy import Engine, insert
 from starlette.testclient import TestClient
 
 from netatlas.db.stats import STAT_KEYS, region_stat, stat
+from netatlas.http.headers import page_headers
 from netatlas.settings import Settings
 from netatlas.site import apidoc
 from netatlas.site.coverage import tile_bounds
-from netatlas.site.render import page_headers
 from netatlas.storage.tiles import DirectoryTileStore
 
 PAGES = ["/", "/coverage", "/stats", "/api", "/privacy", "/downloads", "/speedtest"]

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, and_, case, delete, insert, or_, sele
 
 from netatlas.admin.models import admin_lockout, admin_session, admin_user
 from netatlas.db.upsert import insert_for
-from netatlas.location.limits import ip_bucket
+from netatlas.geo.buckets import ip_bucket
 
 __all__ = [
     "LoginResult",

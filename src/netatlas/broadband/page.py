@@ -20,8 +20,8 @@ from netatlas.broadband.form import Form
 from netatlas.broadband.ndt7.tokens import TOKEN_TTL
 from netatlas.broadband.service import Broadband
 from netatlas.broadband.usecases import table
+from netatlas.http.headers import page_headers
 from netatlas.settings import Settings
-from netatlas.site.render import page_headers
 
 __all__ = ["CLIENT_NAME", "VENDOR_PATH", "connect_sources", "page_config", "render"]
 

@@ -34,7 +34,7 @@ from netatlas.broadband.survey import SurveySaved, SurveyService
 from netatlas.db.documents import Configured
 from netatlas.geo.asn import AsnLookup, asn_from_path
 from netatlas.geo.geoip import GeoIP
-from netatlas.location.limits import Limiter, limiter_from_settings
+from netatlas.http.ratelimit import Limiter, limiter_from_settings
 from netatlas.settings import Settings
 
 __all__ = ["Broadband", "Connection"]

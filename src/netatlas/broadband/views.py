@@ -36,12 +36,11 @@ from netatlas.broadband.schema import (
 from netatlas.broadband.service import Broadband, Connection
 from netatlas.broadband.survey import SurveyError
 from netatlas.http.clientip import client_ip
-from netatlas.http.errors import ApiError, ParseError
+from netatlas.http.errors import ApiError, ErrorEnvelope, ParseError
 from netatlas.http.openapi import OpenAPIPath, Reply
 from netatlas.http.responses import error_response, json_response, read_body
-from netatlas.location.schema import ErrorEnvelope
 
-STATIC_DIR = Path(__file__).resolve().parents[1] / "web" / "static"
+STATIC_DIR = Path(__file__).resolve().parents[1] / "site" / "static"
 MAX_SURVEY_BYTES = 64 * 1024
 
 

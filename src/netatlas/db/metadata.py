@@ -25,7 +25,7 @@ def load_all() -> MetaData:
     from netatlas.db import models as _db  # noqa: F401
     from netatlas.db import stats as _monitor  # noqa: F401
     from netatlas.export import models as _export  # noqa: F401
-    from netatlas.location import limits_models as _limits  # noqa: F401
+    from netatlas.http import ratelimit_models as _limits  # noqa: F401
     from netatlas.location import models as _location  # noqa: F401
 
     return metadata

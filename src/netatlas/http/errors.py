@@ -127,6 +127,14 @@ class ServiceUnavailable(ApiError):
     message = "Service Unavailable"
 
 
+class Unavailable(ServiceUnavailable):
+    """503 with a ``Retry-After`` hint (seconds)."""
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class PayloadTooLarge(ApiError):
     """413: the body, compressed or after decompression, is larger than the configured limit."""
 
@@ -145,3 +153,25 @@ class PayloadTooLarge(ApiError):
             message = f"Request body too large: the limit is {limit} bytes (after decompression)."
         super().__init__(message, details)
         self.limit = limit
+
+
+# The envelope's wire shape, for the OpenAPI document.
+
+
+class ErrorItem(msgspec.Struct):
+    domain: str
+    reason: str
+    message: str
+
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    errors: list[ErrorItem]
+    code: int
+    message: str
+    details: dict[str, Any] | None = None  # {"decode": ...} or {"validation": {...}}
+
+
+class ErrorEnvelope(msgspec.Struct):
+    """Ichnaea's (Google-style) error body."""
+
+    error: ErrorBody

@@ -23,6 +23,8 @@ import socket
 import threading
 import time
 from bisect import bisect_left
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
@@ -64,6 +66,23 @@ GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+@dataclass
+class IntakeStats:
+    """Counts since start-up, for metrics: accepted reports and drop reasons."""
+
+    requests: int = 0
+    reports: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+
+
+STATS = IntakeStats()
+
+
+def spool_dir(data_dir: Path) -> Path:
+    """Where each process leaves its metrics snapshot for the scrape to read."""
+    return data_dir / "metrics"
+
+
 class Snapshot(msgspec.Struct, array_like=True):
     """One process's figures, as written to its spool file."""
 
@@ -75,7 +94,7 @@ class Snapshot(msgspec.Struct, array_like=True):
     # name -> [(label values, value)]
     counters: dict[str, list[tuple[list[str], float]]]
     gauges: dict[str, list[tuple[list[str], float]]]
-    # intake.STATS: requests, reports accepted, drop reasons
+    # STATS (pushed by the submit intake): requests, reports accepted, drop reasons
     submit_requests: int = 0
     submit_reports: int = 0
     submit_dropped: dict[str, int] = {}
@@ -124,8 +143,6 @@ class Registry:
             values[labels] = values.get(labels, 0.0) + amount
 
     def snapshot(self) -> Snapshot:
-        from netatlas.location.submit.intake import STATS
-
         with self._lock:
             counters = {n: [(list(k), v) for k, v in d.items()] for n, d in self.counters.items()}
             gauges = {n: [(list(k), v) for k, v in d.items()] for n, d in self.gauges.items()}

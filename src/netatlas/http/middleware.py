@@ -15,7 +15,7 @@ _HEADERS = [
 
 class SecurityHeaders:
     """Adds HSTS and ``nosniff`` to every response, and ``html`` (the Content-Security-Policy,
-    framing and referrer headers of :func:`netatlas.site.render.page_headers`) to every
+    framing and referrer headers of :func:`netatlas.http.headers.page_headers`) to every
     ``text/html`` response that has not set them itself. One place, so no page can miss them.
     A plain ASGI middleware, cheap on the hot path."""
 

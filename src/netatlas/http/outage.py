@@ -21,9 +21,8 @@ import sqlalchemy.exc
 from starlette.requests import Request
 from starlette.responses import Response
 
+from netatlas.http.errors import Unavailable
 from netatlas.http.responses import error_response
-from netatlas.location.submit.backpressure import QUEUE_RETRY_AFTER as RETRY_AFTER
-from netatlas.location.submit.backpressure import Unavailable
 from netatlas.queue import QueueUnavailable
 
 __all__ = ["OUTAGE_ERRORS", "RETRY_AFTER", "outage_handlers"]
@@ -46,6 +45,7 @@ OUTAGE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+RETRY_AFTER = 5  # seconds a client is asked to wait while a backend restarts
 _LOG_EVERY = 10.0  # seconds: an outage fails every request; one line per period is enough
 _last_logged: dict[str, float] = {}
 

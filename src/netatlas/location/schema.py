@@ -7,15 +7,12 @@ write, including Ichnaea's error envelope.
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
 from netatlas.location.submit.schema import FlatReportIn, FlatReportInV0, ReportV2In
 
 __all__ = [
     "CountryResponse",
-    "ErrorEnvelope",
     "GeolocateResponse",
     "SubmitResponse",
     "SubmitV0",
@@ -61,22 +58,3 @@ class CountryResponse(msgspec.Struct, omit_defaults=True):
     country_code: str
     country_name: str
     fallback: str | None = None
-
-
-class ErrorItem(msgspec.Struct):
-    domain: str
-    reason: str
-    message: str
-
-
-class ErrorBody(msgspec.Struct, omit_defaults=True):
-    errors: list[ErrorItem]
-    code: int
-    message: str
-    details: dict[str, Any] | None = None  # {"decode": ...} or {"validation": {...}}
-
-
-class ErrorEnvelope(msgspec.Struct):
-    """Ichnaea's (Google-style) error body."""
-
-    error: ErrorBody

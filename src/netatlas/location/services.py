@@ -9,9 +9,9 @@ from sqlalchemy import Engine
 from netatlas.db.engine import engine_from_settings, make_read_engine
 from netatlas.geo.geoip import GeoIP, MaxMindGeoIP
 from netatlas.geo.regions import get_regions
+from netatlas.http.ratelimit import Limiter, limiter_from_settings
 from netatlas.location.fallback.client import FallbackClient, fallback_client_from_settings
 from netatlas.location.keys import KeyCache
-from netatlas.location.limits import Limiter, limiter_from_settings
 from netatlas.location.submit.backpressure import Backpressure
 from netatlas.queue import Queue, make_queue
 from netatlas.settings import Settings

@@ -39,7 +39,15 @@ from starlette.routing import Route
 
 from netatlas.db.stats import STAT_KEYS, stat_counter
 from netatlas.export.models import export_state
-from netatlas.http.metrics import BUCKETS, COUNTERS, GAUGES, REGISTRY, Snapshot, read_spool
+from netatlas.http.metrics import (
+    BUCKETS,
+    COUNTERS,
+    GAUGES,
+    REGISTRY,
+    Snapshot,
+    read_spool,
+    spool_dir,
+)
 from netatlas.queue import Queue
 
 __all__ = ["collect", "metrics_view", "routes"]
@@ -47,10 +55,6 @@ __all__ = ["collect", "metrics_view", "routes"]
 log = logging.getLogger(__name__)
 P = "netatlas_"
 _LE = [*(repr(b) for b in BUCKETS), "+Inf"]
-
-
-def spool_dir(data_dir: Path) -> Path:
-    return data_dir / "metrics"
 
 
 def _process_families(snapshots: list[Snapshot]) -> Iterable[Metric]:

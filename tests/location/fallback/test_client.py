@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine
 
 from netatlas.clock import ManualClock
+from netatlas.http.ratelimit import limiter_from_settings, redis_client
 from netatlas.location.fallback.client import (
     BlueNetwork,
     CellNetwork,
@@ -26,7 +27,6 @@ from netatlas.location.fallback.client import (
     cache_keys,
     fallback_client_from_settings,
 )
-from netatlas.location.limits import limiter_from_settings, redis_client
 from netatlas.settings import Settings
 
 # ----------------------------------------------------------------- a provider to talk to
@@ -374,7 +374,7 @@ def test_cached_answers_bypass_the_rate_limit(client: FallbackClient, provider: 
 
 
 def test_limiter_down_means_no_calls(provider: Provider) -> None:
-    from netatlas.location.limits import RedisLimiter
+    from netatlas.http.ratelimit import RedisLimiter
 
     down = RedisLimiter.from_url("redis://127.0.0.1:1/0")
     fallback = FallbackClient(MemoryFallbackCache(), down, allow_private=True)

@@ -16,13 +16,13 @@ from sqlalchemy import Engine, select
 from starlette.testclient import TestClient
 
 from netatlas.cli import main
+from netatlas.http.ratelimit import limiter_from_settings
 from netatlas.location.fallback.client import (
     MAX_ANSWER,
     FallbackClient,
     MemoryFallbackCache,
     fallback_client_from_settings,
 )
-from netatlas.location.limits import limiter_from_settings
 from netatlas.location.models import api_key
 from netatlas.settings import Settings
 from tests.admin import test_admin

@@ -14,7 +14,6 @@ from netatlas.broadband.mlab.files import convert_row
 from netatlas.broadband.mlab.importer import import_items
 from netatlas.broadband.mlab.synthetic import unified_rows
 from netatlas.broadband.models import measurements
-from netatlas.demo import CENTRE
 
 __all__ = ["seed_broadband_demo"]
 
@@ -23,13 +22,15 @@ DAYS = 180
 SPAN = 0.03  # degrees round the centre (about 3 km north–south)
 
 
-def seed_broadband_demo(engine: Engine, aggregations_path: str = "") -> int:
-    """Import and aggregate the demo tests when there are no measurements; returns the
-    number of rows imported."""
+def seed_broadband_demo(
+    engine: Engine, centre: tuple[float, float], aggregations_path: str = ""
+) -> int:
+    """Import and aggregate the demo tests round ``centre`` (lat, lon) when there are no
+    measurements; returns the number of rows imported."""
     with engine.connect() as conn:
         if conn.execute(select(measurements.c.id).limit(1)).first() is not None:
             return 0
-    lat, lon = CENTRE
+    lat, lon = centre
     start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     rows = unified_rows(
         TESTS,

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from netatlas.broadband.ndt7.spec import Ndt7Error
-from netatlas.location.limits import ip_bucket
+from netatlas.geo.buckets import ip_bucket
 
 __all__ = ["Guard", "Ticket"]
 

@@ -27,10 +27,9 @@ from starlette.routing import Route, WebSocketRoute
 from netatlas.broadband.service import Broadband
 from netatlas.db.engine import engine_from_settings
 from netatlas.geo.geoip import MaxMindGeoIP
-from netatlas.http.metrics import FLUSH_SECONDS, REGISTRY
+from netatlas.http.metrics import FLUSH_SECONDS, REGISTRY, spool_dir
 from netatlas.http.observe import Observe
 from netatlas.http.responses import json_response
-from netatlas.monitor.scrape import spool_dir
 from netatlas.settings import Settings
 
 __all__ = ["ndt7_app", "serve"]

@@ -51,7 +51,7 @@ import redis
 from redis.exceptions import RedisError
 
 from netatlas.http.outbound import GuardedTransport
-from netatlas.location.limits import redis_client
+from netatlas.http.ratelimit import redis_client
 from netatlas.settings import Settings
 
 __all__ = [

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from netatlas.http.body import decode_body, decode_small_body
-from netatlas.http.errors import ApiError
+from netatlas.http.errors import ApiError, ErrorEnvelope
 from netatlas.http.openapi import OpenAPIPath, Param, Reply
 from netatlas.http.responses import (
     charset_of,
@@ -24,7 +24,7 @@ from netatlas.http.responses import (
 )
 from netatlas.location.locate.answer import Caller, country, geolocate
 from netatlas.location.locate.query import MAX_NETWORKS, LocateRequest, Query, parse_query
-from netatlas.location.schema import CountryResponse, ErrorEnvelope, GeolocateResponse
+from netatlas.location.schema import CountryResponse, GeolocateResponse
 from netatlas.location.services import Services
 
 METHODS = ["GET", "HEAD", "POST", "OPTIONS"]

@@ -1,6 +1,7 @@
 """From queued reports to validated, weighted observations (the "internal export" transform).
 
-A :class:`~netatlas.location.submit.report.Report` carries one position and the networks heard there.
+A :class:`~netatlas.location.submit.report.Report` carries one position and the networks heard
+there.
 :func:`observations_from_report` checks the position, range-checks every network's fields
 (Ichnaea's observation-level validation), makes network ages relative to the GPS fix, keeps the
 better of duplicated networks, weighs each observation and drops those weighing nothing. What

@@ -26,7 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from netatlas.http.errors import ServiceUnavailable
+from netatlas.http.errors import Unavailable
+from netatlas.http.outage import RETRY_AFTER as QUEUE_RETRY_AFTER
 from netatlas.queue import Queue
 
 __all__ = [
@@ -44,17 +45,8 @@ log = logging.getLogger(__name__)
 
 REFRESH = 2.0  # seconds a backlog measurement is trusted
 RETRY_AFTER = 60  # seconds a client refused for the backlog is asked to wait
-QUEUE_RETRY_AFTER = 5  # ... and one refused because the queue is down (a restart)
 RESUME_FRACTION = 0.9  # refusing stops below this share of the hard limit
 EXPORT_PREFIX = "export_"
-
-
-class Unavailable(ServiceUnavailable):
-    """503 with a ``Retry-After`` hint (seconds)."""
-
-    def __init__(self, retry_after: int, message: str | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class Overloaded(Unavailable):

@@ -7,30 +7,18 @@ from __future__ import annotations
 
 import random
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from typing import Literal
 
 from netatlas.http.body import decode_body
+from netatlas.http.errors import Unavailable
+from netatlas.http.metrics import STATS
 from netatlas.location.keys import ApiKey
-from netatlas.location.submit.backpressure import QUEUE_RETRY_AFTER, Backpressure, Unavailable
+from netatlas.location.submit.backpressure import QUEUE_RETRY_AFTER, Backpressure
 from netatlas.location.submit.parse import parse_submit
 from netatlas.location.submit.report import Submission, encode_submission
 from netatlas.queue import Queue, QueueUnavailable
 
 INCOMING = "incoming"
-
-
-@dataclass
-class IntakeStats:
-    """Counts since start-up, for metrics: accepted reports and drop reasons."""
-
-    requests: int = 0
-    reports: int = 0
-    dropped: Counter[str] = field(default_factory=Counter)
-
-
-STATS = IntakeStats()
 
 
 def prepare_submission(

@@ -1,4 +1,5 @@
-"""Parsing of the three submit APIs into canonical :class:`~netatlas.location.submit.report.Report`s.
+"""Parsing of the three submit APIs into canonical
+:class:`~netatlas.location.submit.report.Report`s.
 
 ``parse_submit`` is a pure function over the (already decompressed and decoded, see
 :mod:`netatlas.http.body`) request text. Only a structurally unusable body is an error

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from netatlas.http.body import decode_body, decode_small_body, failed_size
-from netatlas.http.errors import ApiError, ParseError
+from netatlas.http.errors import ApiError, ErrorEnvelope, ParseError
 from netatlas.http.openapi import OpenAPIPath, Param, Reply
 from netatlas.http.responses import (
     CORS_HEADERS,
@@ -22,7 +22,7 @@ from netatlas.http.responses import (
     request_ip,
     run_large,
 )
-from netatlas.location.schema import ErrorEnvelope, SubmitResponse, SubmitV0, SubmitV1, SubmitV2
+from netatlas.location.schema import SubmitResponse, SubmitV0, SubmitV1, SubmitV2
 from netatlas.location.submit.backpressure import Overloaded
 from netatlas.location.submit.intake import parse_submission, queue_submission
 

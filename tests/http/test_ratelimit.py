@@ -12,18 +12,18 @@ from sqlalchemy import Engine, func, inspect, select, text
 
 from netatlas.db.engine import make_engine
 from netatlas.db.migrate import current_revision, downgrade, upgrade
+from netatlas.geo.buckets import ip_bucket
 from netatlas.http.errors import DailyLimitExceeded, RateLimitExceeded
-from netatlas.location.limits import (
+from netatlas.http.ratelimit import (
     DAILY_EXPIRE,
     Limiter,
     RedisLimiter,
     SqlLimiter,
     daily_key,
     fallback_key,
-    ip_bucket,
     limiter_from_settings,
 )
-from netatlas.location.limits_models import rate_counter
+from netatlas.http.ratelimit_models import rate_counter
 from netatlas.settings import Settings
 from tests.conftest import PG_URL, REDIS_URL, _pg_url
 

@@ -46,7 +46,6 @@ answers False (a broken Redis must not let unlimited paid calls through). Both a
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import threading
@@ -62,8 +61,9 @@ from sqlalchemy import Engine, delete
 from sqlalchemy.exc import SQLAlchemyError
 
 from netatlas.db.upsert import insert_for
+from netatlas.geo.buckets import ip_bucket
 from netatlas.http.errors import DailyLimitExceeded, RateLimitExceeded
-from netatlas.location.limits_models import rate_counter
+from netatlas.http.ratelimit_models import rate_counter
 from netatlas.settings import Settings
 
 __all__ = [
@@ -79,7 +79,6 @@ __all__ = [
     "address_key",
     "daily_key",
     "fallback_key",
-    "ip_bucket",
     "limiter_from_settings",
     "redis_client",
 ]
@@ -151,21 +150,6 @@ def daily_key(api_key: str, endpoint: str, now: float) -> str:
 def fallback_key(name: str, interval: int, now: float) -> str:
     """``fallback_ratelimit:<name>:<window number>``."""
     return f"fallback_ratelimit:{name}:{int(now) // interval}"
-
-
-def ip_bucket(ip: str | None) -> str | None:
-    """What the keyless limit counts: the IPv4 address, or the /64 of an IPv6 address."""
-    if not ip:
-        return None
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return None
-    if isinstance(addr, ipaddress.IPv6Address):
-        if addr.ipv4_mapped is not None:
-            return str(addr.ipv4_mapped)
-        return str(ipaddress.IPv6Network((int(addr) >> 64 << 64, 64)))
-    return str(addr)
 
 
 def redis_client(url: str) -> redis.Redis:
