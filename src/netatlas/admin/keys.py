@@ -10,7 +10,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 
 from netatlas.admin.audit import Actor, ChangeError, record
 from netatlas.http.outbound import UnsafeTarget, check_url
-from netatlas.location.fallback.client import SCHEMAS
+from netatlas.location.fallback import SCHEMAS
 from netatlas.location.keys import well_formed
 from netatlas.location.models import api_key
 

@@ -10,7 +10,7 @@ from netatlas.db.engine import engine_from_settings, make_read_engine
 from netatlas.geo.geoip import GeoIP, MaxMindGeoIP
 from netatlas.geo.regions import get_regions
 from netatlas.http.ratelimit import Limiter, limiter_from_settings
-from netatlas.location.fallback.client import FallbackClient, fallback_client_from_settings
+from netatlas.location.fallback import FallbackClient, fallback_client_from_settings
 from netatlas.location.keys import KeyCache
 from netatlas.location.submit.backpressure import Backpressure
 from netatlas.queue import Queue, make_queue

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from netatlas.clock import ManualClock
 from netatlas.http.ratelimit import limiter_from_settings, redis_client
-from netatlas.location.fallback.client import (
+from netatlas.location.fallback import (
     BlueNetwork,
     CellNetwork,
     FallbackClient,

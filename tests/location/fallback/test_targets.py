@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from netatlas.cli import main
 from netatlas.http.ratelimit import limiter_from_settings
-from netatlas.location.fallback.client import (
+from netatlas.location.fallback import (
     MAX_ANSWER,
     FallbackClient,
     MemoryFallbackCache,

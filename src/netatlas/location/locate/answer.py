@@ -16,7 +16,7 @@ from typing import Any, Literal
 from netatlas.geo.regions import genc_code, get_regions, region_name
 from netatlas.http.errors import KeyInvalid, NotFound
 from netatlas.http.metrics import learning, locate_answer
-from netatlas.location.fallback.client import (
+from netatlas.location.fallback import (
     BlueNetwork,
     CellNetwork,
     FallbackConfig,
