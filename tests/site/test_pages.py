@@ -50,11 +50,20 @@ def test_every_page_is_html_from_this_site_only(client: TestClient, path: str) -
     res = client.get(path)
     assert res.status_code == 200, res.text[:300]
     assert res.headers["content-type"].startswith("text/html")
-    if path != "/speedtest":  # the speed-test page has its own frame (for now)
-        assert '<nav id="site-nav"' in res.text
+    assert '<nav id="site-nav"' in res.text
     # Scripts, styles and images come from this site: no CDN, no other host.
     assets = _assets(res.text)
     assert assets and all(a.startswith("/") and not a.startswith("//") for a in assets), assets
+
+
+@pytest.mark.parametrize("path", ["/", "/speedtest", "/coverage", "/stats", "/downloads", "/api"])
+def test_every_menu_page_has_the_same_frame(client: TestClient, path: str) -> None:
+    html = client.get(path).text
+    # The frame's files carry their content hash, so a new release is fetched again.
+    for asset in ("site/icon.svg", "site/site.css", "site/site.js"):
+        assert re.search(rf'"/static/{asset}\?v=[0-9a-f]{{10}}"', html), asset
+    # The menu marks the page itself, and only it.
+    assert re.findall(r'<a href="([^"]+)" aria-current="page"', html) == [path]
 
 
 @pytest.mark.parametrize("path", ["/", "/coverage", "/stats", "/api", "/privacy"])

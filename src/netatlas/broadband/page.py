@@ -1,19 +1,17 @@
-"""The speed-test page: its settings object and its HTML.
+"""The speed-test page: its settings object, its template context and its headers.
 
 The page runs M-Lab's official browser client (``@m-lab/ndt7``, copied from npm into
 ``/static/vendor/ndt7/`` at set-up) against this server, or against M-Lab's servers through
 Locate v2 when ``NETATLAS_NDT7_MODE=mlab``. The form is rendered on the server from the
 survey settings, so it reads without script; ``/static/speedtest/speedtest.js`` runs the test
-and sends the survey.
+and sends the survey. The site renders the page (``speedtest.html``) from what
+:func:`content` returns: a feature does not know the site's templates' environment.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
-
-import msgspec
-from jinja2 import Environment, PackageLoader, select_autoescape
-from starlette.responses import HTMLResponse
 
 from netatlas import __version__
 from netatlas.broadband.form import Form
@@ -23,17 +21,10 @@ from netatlas.broadband.usecases import table
 from netatlas.http.headers import page_headers
 from netatlas.settings import Settings
 
-__all__ = ["CLIENT_NAME", "VENDOR_PATH", "connect_sources", "page_config", "render"]
+__all__ = ["CLIENT_NAME", "VENDOR_PATH", "Content", "connect_sources", "content", "page_config"]
 
 CLIENT_NAME = "netatlas-speedtest"
 VENDOR_PATH = "/static/vendor/ndt7/"
-
-_env = Environment(
-    loader=PackageLoader("netatlas", "site/templates"),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 def page_config(bb: Broadband, ip: str | None) -> dict[str, Any]:
@@ -66,16 +57,18 @@ def connect_sources(settings: Settings) -> tuple[str, ...]:
     return ()
 
 
-def _script_json(data: Any) -> str:
-    # Inside <script type="application/json">, "<" must not start "</script>".
-    return msgspec.json.encode(data).decode().replace("<", "\\u003c")
+@dataclass(frozen=True)
+class Content:
+    """What the site renders ``speedtest.html`` with: the template's context and the headers
+    (``None``: the site's own Content-Security-Policy)."""
+
+    context: dict[str, Any]
+    headers: dict[str, str] | None
 
 
-def render(config: dict[str, Any], form: Form, settings: Settings) -> HTMLResponse:
-    template = _env.get_template("speedtest.html")
-    html = template.render(
-        config=config, config_json=_script_json(config), form=form, mlab=config["mode"] == "mlab"
-    )
+def content(config: dict[str, Any], form: Form, settings: Settings) -> Content:
     extra = connect_sources(settings)
-    headers = page_headers(settings, extra) if extra else None  # else the site's own policy
-    return HTMLResponse(html, headers=headers)
+    return Content(
+        context={"config": config, "form": form, "mlab": config["mode"] == "mlab"},
+        headers=page_headers(settings, extra) if extra else None,
+    )

@@ -3,7 +3,8 @@
 * ``/ndt/v7/download``, ``/ndt/v7/upload`` — ndt7. A refused handshake is answered with an
   HTTP error and a JSON body saying why (400 bad subprotocol or metadata, 401 token, 429 per
   address, 503 server full), before any upgrade.
-* ``GET /speedtest`` — the page; ``GET /api/v1/speedtest/config`` — its settings;
+* the speed-test page's content (the site renders it at ``/speedtest``);
+  ``GET /api/v1/speedtest/config`` — its settings;
   ``GET /api/v1/speedtest/token`` — a short-lived ndt7 access token.
 * ``POST /api/v1/survey`` — answers linked to the test (201, or 400 with an error per field;
   429 with ``Retry-After`` past the hourly limit per address).
@@ -134,11 +135,13 @@ def _ndt7_view(direction: str):  # type: ignore[no-untyped-def]
     return view
 
 
-async def speedtest_page(request: Request) -> Response:
+async def speedtest_page(request: Request) -> page.Content:
+    """The speed-test page's content for ``request``: the site renders it and routes
+    ``/speedtest`` to it (see :mod:`netatlas.site.pages`)."""
     bb = broadband(request.app)
     ip = _client(request, bb)
     config = await run_in_threadpool(page.page_config, bb, ip)
-    return page.render(config, bb.form, bb.settings)
+    return page.content(config, bb.form, bb.settings)
 
 
 async def speedtest_config(request: Request) -> Response:
@@ -180,7 +183,6 @@ async def submit_survey(request: Request) -> Response:
 routes = [
     WebSocketRoute("/ndt/v7/download", _ndt7_view(spec.DOWNLOAD)),
     WebSocketRoute("/ndt/v7/upload", _ndt7_view(spec.UPLOAD)),
-    Route("/speedtest", speedtest_page, methods=["GET", "HEAD"]),
     Route("/api/v1/speedtest/config", speedtest_config, methods=["GET"]),
     Route("/api/v1/speedtest/token", speedtest_token, methods=["GET", "POST"]),
     Route("/api/v1/survey", submit_survey, methods=["POST"]),

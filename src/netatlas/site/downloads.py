@@ -6,22 +6,16 @@ from collections.abc import Iterator
 from typing import IO
 
 import msgspec
-from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from netatlas.export.downloads import CachedListing, Download, export_store
 from netatlas.http.openapi import OpenAPIPath, Reply
 from netatlas.http.responses import json_response
+from netatlas.site.render import page
 
-_env = Environment(
-    loader=PackageLoader("netatlas", "site/templates"),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 CHUNK = 256 * 1024
 
 
@@ -38,8 +32,7 @@ async def _downloads(request: Request) -> list[Download]:
 
 
 async def downloads_page(request: Request) -> Response:
-    html = _env.get_template("downloads.html").render(downloads=await _downloads(request))
-    return HTMLResponse(html)
+    return page(request, "downloads.html", downloads=await _downloads(request))
 
 
 async def downloads_api(request: Request) -> Response:

@@ -1,8 +1,8 @@
 """The public pages and the small JSON documents their scripts read.
 
-* ``/`` the broadband map, ``/coverage`` the coverage map, ``/stats`` the statistics,
-  ``/api`` the API reference, ``/privacy``; ``/speedtest`` and ``/downloads`` belong to their
-  features and share the base template.
+* ``/`` the broadband map, ``/speedtest`` the speed test (its content comes from the
+  broadband feature), ``/coverage`` the coverage map, ``/stats`` the statistics, ``/api`` the
+  API reference, ``/privacy``; ``/downloads`` is in :mod:`netatlas.site.downloads`.
 * ``/geo/outlines-{low|high}.geojson`` Natural Earth country outlines for the maps.
 * ``/api/v1/stats`` stations and observations per day, ``/api/v1/stats/regions`` stations per
   country, and Ichnaea's ``/stats_{wifi|cell|blue}.json``.
@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from netatlas.broadband import views as broadband_views
 from netatlas.broadband.retention import policy as retention_policy
 from netatlas.broadband.usecases import table as use_cases
 from netatlas.http.errors import NotFound, ParseError
@@ -40,6 +41,11 @@ def _engine(request: Request) -> Any:
 
 async def home(request: Request) -> Response:
     return page(request, "home.html", use_cases=use_cases())
+
+
+async def speedtest(request: Request) -> Response:
+    content = await broadband_views.speedtest_page(request)
+    return page(request, "speedtest.html", headers=content.headers, **content.context)
 
 
 async def coverage(request: Request) -> Response:
@@ -133,6 +139,7 @@ async def robots(request: Request) -> Response:
 
 routes = [
     Route("/", home, methods=_GET),
+    Route("/speedtest", speedtest, methods=_GET),
     Route("/coverage", coverage, methods=_GET),
     Route("/stats", stats, methods=_GET),
     Route("/api", api_reference, methods=_GET),
