@@ -53,7 +53,8 @@ class Upload:
     cache_control: str = ""
 
 
-def _everything(name: str) -> bool:
+def everything(name: str) -> bool:
+    """The default filter of :meth:`FileStore.checksums`: every name."""
     return True
 
 
@@ -77,7 +78,7 @@ class FileStore(Protocol):
         """Files whose names start with ``prefix``."""
 
     def checksums(
-        self, names: Collection[str] | None = None, keep: Callable[[str], bool] = _everything
+        self, names: Collection[str] | None = None, keep: Callable[[str], bool] = everything
     ) -> dict[str, Checksum]:
         """Size and MD5 of the files ``keep`` accepts: all of them, or those of ``names``
         that exist."""
@@ -211,7 +212,7 @@ class DirectoryStore:
         return sorted(found, key=lambda f: f.name)
 
     def checksums(
-        self, names: Collection[str] | None = None, keep: Callable[[str], bool] = _everything
+        self, names: Collection[str] | None = None, keep: Callable[[str], bool] = everything
     ) -> dict[str, Checksum]:
         if names is None:
             names = [p.relative_to(self.root).as_posix() for p in self._names()]

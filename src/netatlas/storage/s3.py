@@ -14,7 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
-from netatlas.storage.files import Checksum, StoredFile, StoreError, Upload, check_name
+from netatlas.storage.files import (
+    Checksum,
+    StoredFile,
+    StoreError,
+    Upload,
+    check_name,
+    everything,
+)
 
 DELETE_BATCH = 1000
 
@@ -109,7 +116,7 @@ class S3Store:
         return sorted(found, key=lambda f: f.name)
 
     def checksums(
-        self, names: Collection[str] | None = None, keep: Callable[[str], bool] = lambda _: True
+        self, names: Collection[str] | None = None, keep: Callable[[str], bool] = everything
     ) -> dict[str, Checksum]:
         # One listing request covers 1,000 objects, far cheaper than a HEAD per wanted name.
         wanted = None if names is None else set(names)
