@@ -6,7 +6,8 @@ import dataclasses
 from typing import Any
 
 from netatlas.settings import Settings
-from netatlas.storage.tiles import DirectoryTileStore, md5_hex
+from netatlas.storage.files import md5_hex
+from netatlas.storage.tiles import DirectoryTileStore
 
 
 def test_tiles_are_served_with_cache_headers(client: Any, settings: Settings) -> None:

@@ -7,9 +7,14 @@ from typing import Any
 import pytest
 
 from netatlas.datamap.publish import sync
+from netatlas.settings import Settings
 from netatlas.storage import s3
-from netatlas.storage.s3 import S3TileStore
-from netatlas.storage.tiles import StoredTile, StoreError, md5_hex
+from netatlas.storage.files import Checksum, StoreError, md5_hex
+from netatlas.storage.tiles import TileStore, open_store
+
+
+def s3_tiles(url: str, endpoint_url: str) -> TileStore:
+    return open_store(url, Settings(s3_endpoint_url=endpoint_url))
 
 
 def keys(client: Any, bucket: str) -> dict[str, Any]:
@@ -22,12 +27,12 @@ def keys(client: Any, bucket: str) -> dict[str, Any]:
 
 def test_s3_store_round_trip(bucket: tuple[str, Any], moto_server: str) -> None:
     name, client = bucket
-    store = S3TileStore.from_url(f"s3://{name}/map/tiles", endpoint_url=moto_server)
+    store = s3_tiles(f"s3://{name}/map/tiles", moto_server)
     assert store.listing() == {} and store.read("0/0/0.png") is None
     store.write([("0/0/0.png", b"png"), ("1/1/1.png", b"png2"), ("data.json", b"{}")])
     assert store.listing() == {
-        "0/0/0.png": StoredTile(3, md5_hex(b"png")),
-        "1/1/1.png": StoredTile(4, md5_hex(b"png2")),
+        "0/0/0.png": Checksum(3, md5_hex(b"png")),
+        "1/1/1.png": Checksum(4, md5_hex(b"png2")),
     }
     head = client.head_object(Bucket=name, Key="map/tiles/0/0/0.png")
     assert head["ContentType"] == "image/png"
@@ -45,7 +50,7 @@ def test_sync_new_changed_unchanged_and_deleted(
 ) -> None:
     name, client = bucket
     monkeypatch.setattr(s3, "DELETE_BATCH", 2)  # deletes go out in several batches
-    store = S3TileStore.from_url(f"s3://{name}/tiles", endpoint_url=moto_server)
+    store = s3_tiles(f"s3://{name}/tiles", moto_server)
     first = [(f"3/{x}/0.png", b"tile %d" % x) for x in range(8)]
     stats = sync(store, first)
     assert (stats.new, stats.changed, stats.unchanged, stats.deleted) == (8, 0, 0, 0)
@@ -74,6 +79,6 @@ def test_sync_new_changed_unchanged_and_deleted(
 
 
 def test_a_missing_bucket_is_a_store_error(moto_server: str, bucket: tuple[str, Any]) -> None:
-    store = S3TileStore.from_url("s3://no-such-bucket-here/tiles", endpoint_url=moto_server)
+    store = s3_tiles("s3://no-such-bucket-here/tiles", moto_server)
     with pytest.raises(StoreError):
         store.listing()

@@ -9,13 +9,12 @@ import pytest
 
 from netatlas.datamap.publish import sync
 from netatlas.settings import Settings
-from netatlas.storage.s3 import S3TileStore
+from netatlas.storage.files import Checksum, md5_hex
+from netatlas.storage.s3 import S3Store
 from netatlas.storage.tiles import (
     DirectoryTileStore,
-    StoredTile,
     is_tile_path,
     local_tile_dir,
-    md5_hex,
     open_store,
     parse_zooms,
 )
@@ -35,8 +34,8 @@ def test_directory_store(tmp_path: Path) -> None:
     store.write([("1/0/1.png", b"one"), ("2/3/3.png", b"two"), ("data.json", b"{}")])
     assert store.read("1/0/1.png") == b"one"
     assert store.listing() == {
-        "1/0/1.png": StoredTile(3, md5_hex(b"one")),
-        "2/3/3.png": StoredTile(3, md5_hex(b"two")),
+        "1/0/1.png": Checksum(3, md5_hex(b"one")),
+        "2/3/3.png": Checksum(3, md5_hex(b"two")),
     }
     assert list(store.listing(["2/3/3.png", "5/0/0.png"])) == ["2/3/3.png"]
     store.delete(["1/0/1.png", "4/0/0.png"])
@@ -55,7 +54,7 @@ def test_store_selection(tmp_path: Path) -> None:
     assert isinstance(relative, DirectoryTileStore)
     assert relative.root == tmp_path / "public/tiles"
     s3 = open_store("s3://bucket/some/prefix", settings)
-    assert isinstance(s3, S3TileStore) and s3.url == "s3://bucket/some/prefix/"
+    assert isinstance(s3.files, S3Store) and s3.url == "s3://bucket/some/prefix/"
     assert local_tile_dir(dataclasses.replace(settings, tiles_store="s3://bucket/x")) is None
     with pytest.raises(ValueError):
         open_store("s3:///no-bucket", settings)

@@ -48,7 +48,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from netatlas.datamap.state import Busy
     from netatlas.datamap.tasks import state_dir
     from netatlas.db.engine import engine_from_settings
-    from netatlas.storage.tiles import StoreError, open_store
+    from netatlas.storage.files import StoreError
+    from netatlas.storage.tiles import open_store
 
     target = args.out if args.out is not None else settings.tiles_store
     if args.out and not args.out.startswith("s3://"):

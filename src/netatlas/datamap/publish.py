@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from netatlas.storage.tiles import TileStore, md5_hex
+from netatlas.storage.files import md5_hex
+from netatlas.storage.tiles import TileStore
 
 UPLOAD_BATCH = 256
 

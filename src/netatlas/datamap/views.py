@@ -14,7 +14,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from netatlas.settings import Settings
-from netatlas.storage.tiles import DATA_JSON, md5_hex, published, tile_path, valid_tile
+from netatlas.storage.files import md5_hex
+from netatlas.storage.tiles import DATA_JSON, published, tile_path, valid_tile
 
 TILE_MAX_AGE = 600
 DATA_MAX_AGE = 60

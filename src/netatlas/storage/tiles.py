@@ -1,38 +1,34 @@
-"""Tile stores: where rendered tiles are published, behind one small Protocol.
+"""Tile stores: where rendered tiles are published, on top of the file store.
 
-A store holds ``{z}/{x}/{y}.png`` tiles, ``0/0/0@2x.png`` and ``data.json``. Two
-implementations: a local directory (the embedded default, ``<data dir>/tiles``, served by the
-app at ``/tiles/…``) and an S3 bucket prefix (:mod:`netatlas.storage.s3`).
+A store holds ``{z}/{x}/{y}.png`` tiles, ``0/0/0@2x.png`` and ``data.json``: in a local
+directory (the embedded default, ``<data dir>/tiles``, served by the app at ``/tiles/…``) or
+under an S3 bucket prefix (:mod:`netatlas.storage.s3`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from netatlas.settings import Settings
+from netatlas.storage.files import (
+    Checksum,
+    DirectoryStore,
+    FileStore,
+    S3Location,
+    Upload,
+    parse_url,
+    s3_store,
+)
 
 DATA_JSON = "data.json"
 RETINA = "0/0/0@2x.png"
 MAX_ZOOM = 13
 DEFAULT_ZOOMS = (0, 11)
+TILE_MAX_AGE = 600  # seconds; tiles are re-rendered every ten minutes at most
+DATA_MAX_AGE = 60
 _TILE_PATH = re.compile(r"^(\d{1,2})/(\d{1,5})/(\d{1,5})(@2x)?\.png$")
-
-
-class StoreError(Exception):
-    """The store could not be listed, read or written."""
-
-
-@dataclass(frozen=True)
-class StoredTile:
-    size: int
-    md5: str  # hex digest of the content
 
 
 def tile_path(z: int, x: int, y: int) -> str:
@@ -64,89 +60,56 @@ def is_tile_path(path: str) -> bool:
     return valid_tile(z, x, y, match.group(4) is not None)
 
 
-def md5_hex(data: bytes) -> str:
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+class TileStore:
+    """Where tiles are published: a file store holding only tiles and ``data.json``. On S3
+    each object carries its content type and how long a browser or CDN may cache it."""
 
-
-class TileStore(Protocol):
-    """Where tiles are published. Paths are relative and ``/``-separated."""
+    def __init__(self, files: FileStore) -> None:
+        self.files = files
 
     @property
     def url(self) -> str:
-        """A stable name of the store (``file:///…`` or ``s3://bucket/prefix``)."""
+        """A stable name of the store (``file:///…`` or ``s3://bucket/prefix/``)."""
+        return self.files.url
 
-    def listing(self, paths: Collection[str] | None = None) -> dict[str, StoredTile]:
+    def listing(self, paths: Collection[str] | None = None) -> dict[str, Checksum]:
         """Size and MD5 of the stored tiles: all of them, or those of ``paths`` that exist."""
+        return self.files.checksums(paths, keep=is_tile_path)
 
     def read(self, path: str) -> bytes | None:
         """The content of one object, or None when it does not exist."""
+        return self.files.read(_check(path))
 
     def write(self, items: Sequence[tuple[str, bytes]]) -> None:
         """Store each (path, content), replacing what is there; a reader never sees half."""
+        self.files.put_many([_upload(_check(path), data) for path, data in items])
 
     def delete(self, paths: Sequence[str]) -> None:
         """Remove these objects; paths already gone are no error."""
+        self.files.delete_many([_check(path) for path in paths])
 
 
-class DirectoryTileStore:
-    """Tiles as files under a directory; each write is a rename of a finished file."""
+def _check(path: str) -> str:
+    if path != DATA_JSON and not is_tile_path(path):
+        raise ValueError(f"not a tile store path: {path!r}")
+    return path
+
+
+def _upload(path: str, data: bytes) -> Upload:
+    if path == DATA_JSON:
+        kind, max_age = "application/json", DATA_MAX_AGE
+    else:
+        kind, max_age = "image/png", TILE_MAX_AGE
+    return Upload(path, data, content_type=kind, cache_control=f"public, max-age={max_age}")
+
+
+class DirectoryTileStore(TileStore):
+    """Tiles as files under a directory, readable by all (a web server may serve them); a
+    tile that is lost in a crash is drawn again, so writes do not wait for the disk."""
 
     def __init__(self, root: Path) -> None:
+        super().__init__(DirectoryStore(root, mode=0o644, durable=False))
         self.root = root
-
-    @property
-    def url(self) -> str:
-        return self.root.resolve().as_uri()
-
-    def _file(self, path: str) -> Path:
-        if path != DATA_JSON and not is_tile_path(path):
-            raise ValueError(f"not a tile store path: {path!r}")
-        return self.root / path
-
-    def listing(self, paths: Collection[str] | None = None) -> dict[str, StoredTile]:
-        if paths is None:
-            if not self.root.is_dir():
-                return {}
-            names = (p.relative_to(self.root).as_posix() for p in self.root.rglob("*.png"))
-            paths = [name for name in names if is_tile_path(name)]
-        found: dict[str, StoredTile] = {}
-        for path in paths:
-            data = self.read(path)
-            if data is not None:
-                found[path] = StoredTile(len(data), md5_hex(data))
-        return found
-
-    def read(self, path: str) -> bytes | None:
-        try:
-            return self._file(path).read_bytes()
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except OSError as exc:
-            raise StoreError(f"{self.root}: {exc}") from exc
-
-    def write(self, items: Sequence[tuple[str, bytes]]) -> None:
-        for path, data in items:
-            target = self._file(path)
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".part")
-                try:
-                    with os.fdopen(fd, "wb") as out:
-                        out.write(data)
-                    os.chmod(tmp, 0o644)
-                    os.replace(tmp, target)
-                except BaseException:
-                    Path(tmp).unlink(missing_ok=True)
-                    raise
-            except OSError as exc:
-                raise StoreError(f"{target}: {exc}") from exc
-
-    def delete(self, paths: Sequence[str]) -> None:
-        for path in paths:
-            try:
-                self._file(path).unlink(missing_ok=True)
-            except OSError as exc:
-                raise StoreError(f"{self.root}: {exc}") from exc
 
 
 def default_tile_dir(settings: Settings) -> Path:
@@ -156,27 +119,23 @@ def default_tile_dir(settings: Settings) -> Path:
 def open_store(target: str, settings: Settings) -> TileStore:
     """``s3://bucket/prefix`` → an S3 store; a directory (relative: to the data dir) → a
     directory store; empty → ``<data dir>/tiles``."""
-    if target.startswith("s3://"):
-        from netatlas.storage.s3 import S3TileStore
-
-        return S3TileStore.from_url(target, endpoint_url=settings.s3_endpoint_url)
-    return DirectoryTileStore(_local_path(settings, target))
+    where = _where(settings, target)
+    if isinstance(where, S3Location):
+        return TileStore(s3_store(where, settings.s3_endpoint_url))
+    return DirectoryTileStore(where)
 
 
 def local_tile_dir(settings: Settings) -> Path | None:
     """The directory the app serves at ``/tiles``: the configured store when it is local."""
-    if settings.tiles_store.startswith("s3://"):
-        return None
-    return _local_path(settings, settings.tiles_store)
+    where = _where(settings, settings.tiles_store)
+    return None if isinstance(where, S3Location) else where
 
 
-def _local_path(settings: Settings, target: str) -> Path:
-    if target.startswith("file://"):
-        target = target[len("file://") :]
-    if not target:
+def _where(settings: Settings, target: str) -> S3Location | Path:
+    if target in ("", "file://"):
         return default_tile_dir(settings)
-    path = Path(target)
-    return path if path.is_absolute() else settings.data_dir / path
+    where = parse_url(target)
+    return where if isinstance(where, S3Location) else settings.data_dir / where
 
 
 def published(settings: Settings, path: str) -> bytes | None:
