@@ -87,9 +87,15 @@ async def keys_list(request: Request, admin: Admin) -> Response:
     form = _form(admin)
     try:
         # In a worker thread: checking the fallback URL may resolve its host name.
-        values = await run_in_threadpool(keys.parse_form, form, _private(request))
+        private = _private(request)
+        values = await run_in_threadpool(keys.parse_form, form, private)
         await run_in_threadpool(
-            keys.create_key, engine_of(request), admin.actor, form.get("valid_key", ""), values
+            keys.create_key,
+            engine_of(request),
+            admin.actor,
+            form.get("valid_key", ""),
+            values,
+            private,
         )
     except ChangeError as exc:
         return await _keys_page(request, admin, 400, errors=exc.errors, values=form)
@@ -105,8 +111,9 @@ async def key_edit(request: Request, admin: Admin) -> Response:
     if admin.form is not None:
         form = _form(admin)
         try:
-            parsed = await run_in_threadpool(keys.parse_form, form, _private(request))
-            await run_in_threadpool(keys.update_key, engine, admin.actor, name, parsed)
+            private = _private(request)
+            parsed = await run_in_threadpool(keys.parse_form, form, private)
+            await run_in_threadpool(keys.update_key, engine, admin.actor, name, parsed, private)
             return _done("/admin/keys", "key-updated")
         except ChangeError as exc:
             errors, values = exc.errors, form
