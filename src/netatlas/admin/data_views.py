@@ -20,6 +20,7 @@ from netatlas.admin import exports, keys, surveys
 from netatlas.admin.audit import ChangeError
 from netatlas.admin.guard import NO_STORE, Admin, admin_view, engine_of, render
 from netatlas.broadband.form import FormError, load_form
+from netatlas.http.state import core_of
 
 __all__ = ["DONE", "page_number", "routes"]
 
@@ -39,7 +40,7 @@ DONE = {
 
 def _private(request: Request) -> bool:
     """Whether admin-set URLs may name private addresses (NETATLAS_ALLOW_PRIVATE_TARGETS)."""
-    return bool(request.app.state.services.settings.allow_private_targets)
+    return bool(core_of(request).settings.allow_private_targets)
 
 
 def page_number(request: Request) -> int:
@@ -282,7 +283,7 @@ def _questions(request: Request) -> list[tuple[str, str, dict[str, str]]]:
     """The survey's questions (name, label, option labels by value); none when its settings
     file is broken."""
     try:
-        form = load_form(request.app.state.services.settings.survey_path, engine_of(request))
+        form = load_form(core_of(request).settings.survey_path, engine_of(request))
     except FormError:
         return []
     return [(f.name, f.label, dict(f.options)) for f in form.fields]
