@@ -12,6 +12,7 @@ import uvicorn
 
 from netatlas.broadband.ndt7.server import Limits
 from netatlas.broadband.service import Broadband
+from netatlas.http.state import Lazy
 from netatlas.settings import Settings
 from tests.conftest import DATA
 from tests.live import listening_socket, wait_until
@@ -55,7 +56,7 @@ def make_live(app: Any, settings: Settings, limits: Limits | None) -> Broadband:
     bb = Broadband.from_settings(settings, services.engine, services.geoip)
     if limits is not None:
         bb.limits = limits
-    app.state.broadband = bb
+    app.state.services.broadband = Lazy.ready(bb)
     return bb
 
 

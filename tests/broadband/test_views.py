@@ -15,6 +15,7 @@ from netatlas.app import create_app
 from netatlas.broadband.models import survey_response
 from netatlas.broadband.service import Broadband
 from netatlas.http.ratelimit import RedisLimiter, SqlLimiter
+from netatlas.http.state import Lazy
 from netatlas.settings import Settings
 from tests.broadband.test_survey import ANSWERS, add_test
 
@@ -137,7 +138,7 @@ def test_survey_posts_are_limited_per_address(settings: Settings) -> None:
         if s.redis_url
         else SqlLimiter(engine, clock=clock)
     )
-    app.state.broadband = Broadband.from_settings(s, engine, services.geoip, limiter)
+    services.broadband = Lazy.ready(Broadband.from_settings(s, engine, services.geoip, limiter))
     for i in range(3):
         add_test(engine, f"h_8_{i}", "download", ip="192.0.2.1")
 

@@ -101,7 +101,7 @@ def test_downloads_page_and_api(ctx: Context, client: Any) -> None:
     assert "No files yet" in client.get("/downloads").text
     export_diff(ctx, NOW)
     export_full(ctx, NOW + dt.timedelta(days=1))
-    client.app.state.downloads.seconds = 0  # no listing cache in the test
+    client.app.state.services.downloads.get().seconds = 0  # no listing cache in the test
     listing = client.get("/api/v1/downloads").json()["downloads"]
     assert [(d["kind"], d["name"]) for d in listing] == [
         ("full", "netatlas-full-cell-export-2026-11-28T000000.csv.gz"),

@@ -20,6 +20,7 @@ from netatlas.admin import exports, keys, surveys
 from netatlas.admin.audit import ChangeError
 from netatlas.admin.guard import NO_STORE, Admin, admin_view, engine_of, render
 from netatlas.broadband.form import FormError, load_form
+from netatlas.http.state import core_of
 
 __all__ = ["DONE", "page_number", "routes"]
 
@@ -39,7 +40,7 @@ DONE = {
 
 def _private(request: Request) -> bool:
     """Whether admin-set URLs may name private addresses (NETATLAS_ALLOW_PRIVATE_TARGETS)."""
-    return bool(request.app.state.services.settings.allow_private_targets)
+    return bool(core_of(request).settings.allow_private_targets)
 
 
 def page_number(request: Request) -> int:
@@ -87,9 +88,15 @@ async def keys_list(request: Request, admin: Admin) -> Response:
     form = _form(admin)
     try:
         # In a worker thread: checking the fallback URL may resolve its host name.
-        values = await run_in_threadpool(keys.parse_form, form, _private(request))
+        private = _private(request)
+        values = await run_in_threadpool(keys.parse_form, form, private)
         await run_in_threadpool(
-            keys.create_key, engine_of(request), admin.actor, form.get("valid_key", ""), values
+            keys.create_key,
+            engine_of(request),
+            admin.actor,
+            form.get("valid_key", ""),
+            values,
+            private,
         )
     except ChangeError as exc:
         return await _keys_page(request, admin, 400, errors=exc.errors, values=form)
@@ -105,8 +112,9 @@ async def key_edit(request: Request, admin: Admin) -> Response:
     if admin.form is not None:
         form = _form(admin)
         try:
-            parsed = await run_in_threadpool(keys.parse_form, form, _private(request))
-            await run_in_threadpool(keys.update_key, engine, admin.actor, name, parsed)
+            private = _private(request)
+            parsed = await run_in_threadpool(keys.parse_form, form, private)
+            await run_in_threadpool(keys.update_key, engine, admin.actor, name, parsed, private)
             return _done("/admin/keys", "key-updated")
         except ChangeError as exc:
             errors, values = exc.errors, form
@@ -275,7 +283,7 @@ def _questions(request: Request) -> list[tuple[str, str, dict[str, str]]]:
     """The survey's questions (name, label, option labels by value); none when its settings
     file is broken."""
     try:
-        form = load_form(request.app.state.services.settings.survey_path, engine_of(request))
+        form = load_form(core_of(request).settings.survey_path, engine_of(request))
     except FormError:
         return []
     return [(f.name, f.label, dict(f.options)) for f in form.fields]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, quote
 
 from sqlalchemy import Engine
@@ -18,11 +18,14 @@ from netatlas.admin.auth import Session, get_session
 from netatlas.admin.security import SESSION_COOKIE, Signer, same_origin
 from netatlas.http.clientip import client_ip
 from netatlas.http.secret import site_secret
+from netatlas.http.state import Core, Lazy, core_of, state_of
 from netatlas.site.render import page
 
 __all__ = [
     "Admin",
+    "AdminParts",
     "admin_view",
+    "build_signer",
     "client_address",
     "engine_of",
     "render",
@@ -44,22 +47,27 @@ class Admin:
     csrf: str
 
 
+class AdminParts(Protocol):
+    """The admin pages' own part of the app's services (see :mod:`netatlas.http.state`)."""
+
+    admin_signer: Lazy[Signer]
+
+
+def build_signer(core: Core) -> Signer:
+    return Signer(site_secret(core.settings.secret_key, core.settings.data_dir))
+
+
 def engine_of(request: Request) -> Engine:
-    engine: Engine = request.app.state.services.engine
-    return engine
+    return core_of(request).engine
 
 
 def signer_of(request: Request) -> Signer:
-    signer: Signer | None = getattr(request.app.state, "admin_signer", None)
-    if signer is None:
-        settings = request.app.state.services.settings
-        signer = Signer(site_secret(settings.secret_key, settings.data_dir))
-        request.app.state.admin_signer = signer
-    return signer
+    parts: AdminParts = state_of(request)
+    return parts.admin_signer.get()
 
 
 def client_address(request: Request) -> str | None:
-    settings = request.app.state.services.settings
+    settings = core_of(request).settings
     host = request.client.host if request.client else None
     return client_ip(host, request.headers.get("x-forwarded-for"), settings.trusted_proxies)
 

@@ -36,6 +36,8 @@ from netatlas.admin.security import (
     new_login_nonce,
     same_origin,
 )
+from netatlas.broadband.state import reread_documents
+from netatlas.http.state import core_of
 
 __all__ = ["routes"]
 
@@ -146,7 +148,7 @@ SETTINGS_DONE = {
 
 
 async def _settings(request: Request, admin: Admin, status: int = 200, **extra: Any) -> Response:
-    settings = request.app.state.services.settings
+    settings = core_of(request).settings
     engine = engine_of(request)
     context = await run_in_threadpool(configuration, settings, engine)
     docs = await run_in_threadpool(settings_docs.editors, settings, engine)
@@ -170,12 +172,7 @@ async def settings_page(request: Request, admin: Admin) -> Response:
 
 def _forget(request: Request) -> None:
     """Let this process see a saved document at once (others within a few seconds)."""
-    stats = getattr(request.app.state, "stats_service", None)
-    if stats is not None:
-        stats.reload()
-    broadband = getattr(request.app.state, "broadband", None)
-    if broadband is not None:
-        broadband.forms.forget()
+    reread_documents(request)
 
 
 @admin_view

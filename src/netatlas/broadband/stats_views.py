@@ -25,22 +25,15 @@ from starlette.routing import Route
 from netatlas.broadband.aggregate.config import ConfigError
 from netatlas.broadband.aggregate.query import QueryError
 from netatlas.broadband.aggregate.service import StatsService, render
+from netatlas.broadband.state import stats_of
 from netatlas.http.openapi import OpenAPIPath, Param, Reply
 from netatlas.http.responses import CORS_HEADERS, json_response
-from netatlas.http.secret import derive, site_secret
 
 MAX_AGE = 60
 
 
 def _service(request: Request) -> StatsService:
-    service = getattr(request.app.state, "stats_service", None)
-    if service is None:
-        services = request.app.state.services
-        settings = services.settings
-        secret = derive(site_secret(settings.secret_key, settings.data_dir), "broadband-stats")
-        service = StatsService(services.read_engine, settings.aggregations_path, secret)
-        request.app.state.stats_service = service
-    return service
+    return stats_of(request)
 
 
 def _error(status: int, message: str, valid: list[str] | None = None) -> Response:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
@@ -35,6 +34,7 @@ from netatlas.broadband.schema import (
     SurveySubmission,
 )
 from netatlas.broadband.service import Broadband, Connection
+from netatlas.broadband.state import broadband_of
 from netatlas.broadband.survey import SurveyError
 from netatlas.http.clientip import client_ip
 from netatlas.http.errors import ApiError, ErrorEnvelope, ParseError
@@ -43,18 +43,6 @@ from netatlas.http.responses import error_response, json_response, read_body
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "site" / "static"
 MAX_SURVEY_BYTES = 64 * 1024
-
-
-def broadband(app: Starlette) -> Broadband:
-    """The app's speed-test service, built on first use from the app's services."""
-    state = getattr(app.state, "broadband", None)
-    if state is None:
-        services = app.state.services
-        state = Broadband.from_settings(
-            services.settings, services.engine, services.geoip, services.limiter
-        )
-        app.state.broadband = state
-    return state
 
 
 def _client(conn: HTTPConnection, bb: Broadband) -> str | None:
@@ -113,7 +101,7 @@ def _denial(error: spec.Ndt7Error) -> Response:
 def _ndt7_view(direction: str):  # type: ignore[no-untyped-def]
     async def view(websocket: WebSocket) -> None:
         start_ns = time.time_ns()
-        bb = broadband(websocket.app)
+        bb = broadband_of(websocket)
         ip = _client(websocket, bb)
         try:
             request = bb.admit(
@@ -138,26 +126,26 @@ def _ndt7_view(direction: str):  # type: ignore[no-untyped-def]
 async def speedtest_page(request: Request) -> page.Content:
     """The speed-test page's content for ``request``: the site renders it and routes
     ``/speedtest`` to it (see :mod:`netatlas.site.pages`)."""
-    bb = broadband(request.app)
+    bb = broadband_of(request)
     ip = _client(request, bb)
     config = await run_in_threadpool(page.page_config, bb, ip)
     return page.content(config, bb.form, bb.settings)
 
 
 async def speedtest_config(request: Request) -> Response:
-    bb = broadband(request.app)
+    bb = broadband_of(request)
     config = await run_in_threadpool(page.page_config, bb, _client(request, bb))
     return json_response(config, cors=False)
 
 
 async def speedtest_token(request: Request) -> Response:
-    bb = broadband(request.app)
+    bb = broadband_of(request)
     token, expires = bb.signer.issue(_client(request, bb))
     return json_response({"token": token, "expires": expires}, cors=False)
 
 
 async def submit_survey(request: Request) -> Response:
-    bb = broadband(request.app)
+    bb = broadband_of(request)
     ip = _client(request, bb)
     try:
         raw = await read_body(request, MAX_SURVEY_BYTES)

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from netatlas.http.state import core_of
 from netatlas.settings import Settings
 from netatlas.storage.files import md5_hex
 from netatlas.storage.tiles import DATA_JSON, published, tile_path, valid_tile
@@ -24,7 +25,7 @@ _NUMBER = re.compile(r"[0-9]{1,5}")
 
 
 def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.services.settings
+    settings: Settings = core_of(request).settings
     return settings
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
+from starlette.applications import Starlette
+from starlette.requests import HTTPConnection
 
 from netatlas.db.engine import engine_from_settings, make_read_engine
 from netatlas.geo.geoip import GeoIP, MaxMindGeoIP
 from netatlas.geo.regions import get_regions
 from netatlas.http.ratelimit import Limiter, limiter_from_settings
+from netatlas.http.state import state_of
 from netatlas.location.fallback import FallbackClient, fallback_client_from_settings
 from netatlas.location.keys import KeyCache
 from netatlas.location.submit.backpressure import Backpressure
@@ -62,3 +65,11 @@ class Services:
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+
+
+def services_of(where: HTTPConnection | Starlette) -> Services:
+    """The app's services (the entry point's object holds these parts and more)."""
+    services = state_of(where)
+    if not isinstance(services, Services):
+        raise RuntimeError(f"app.state.services is a {type(services).__name__}, not Services")
+    return services

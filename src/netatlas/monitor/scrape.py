@@ -48,6 +48,7 @@ from netatlas.http.metrics import (
     read_spool,
     spool_dir,
 )
+from netatlas.location.services import services_of
 from netatlas.queue import Queue
 
 __all__ = ["collect", "metrics_view", "routes"]
@@ -278,7 +279,7 @@ def collect(services: Any, own: Snapshot, spool: Path) -> bytes:
 
 
 async def metrics_view(request: Request) -> Response:
-    services = request.app.state.services
+    services = services_of(request)
     spool = spool_dir(services.settings.data_dir)
     now = time.monotonic()
     REGISTRY.flush(spool, now)

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from netatlas.db.migrate import current_revision
 from netatlas.http.openapi import OpenAPIPath, Reply
 from netatlas.http.responses import json_response
+from netatlas.location.services import services_of
 from netatlas.version import version_info
 
 METHODS = ["GET", "HEAD", "POST"]
@@ -75,7 +76,7 @@ def health(services: Any) -> tuple[bool, dict[str, Any]]:
 
 
 async def heartbeat(request: Request) -> Response:
-    ok, body = await run_in_threadpool(health, request.app.state.services)
+    ok, body = await run_in_threadpool(health, services_of(request))
     return json_response(body, 200 if ok else 503, cors=False)
 
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import shlex
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import httpx
 import msgspec
+
+from netatlas.http.state import state_of
 
 __all__ = ["FALLBACK", "document", "sections"]
 
@@ -104,9 +107,23 @@ FALLBACK: dict[str, Any] = {
 }
 
 
+@dataclass
+class ApiDocumentCache:
+    """The app's OpenAPI document once read (and whether it was), kept for the app's life."""
+
+    value: tuple[dict[str, Any], bool] | None = None
+
+
+class ApiDocumentParts(Protocol):
+    """The API page's part of the app's services (see :mod:`netatlas.http.state`)."""
+
+    api_document: ApiDocumentCache
+
+
 async def document(app: Any) -> tuple[dict[str, Any], bool]:
     """The app's OpenAPI document and True, or :data:`FALLBACK` and False (kept per app)."""
-    cached: tuple[dict[str, Any], bool] | None = getattr(app.state, "api_document", None)
+    parts: ApiDocumentParts = state_of(app)
+    cached = parts.api_document.value
     if cached is not None:
         return cached
     found: tuple[dict[str, Any], bool] = (FALLBACK, False)
@@ -120,7 +137,7 @@ async def document(app: Any) -> tuple[dict[str, Any], bool]:
                 found = (data, True)
     except (httpx.HTTPError, msgspec.DecodeError):
         pass
-    app.state.api_document = found
+    parts.api_document.value = found
     return found
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Protocol
 
 import msgspec
 from starlette.concurrency import run_in_threadpool
@@ -14,17 +14,25 @@ from starlette.routing import Route
 from netatlas.export.downloads import CachedListing, Download, export_store
 from netatlas.http.openapi import OpenAPIPath, Reply
 from netatlas.http.responses import json_response
+from netatlas.http.state import Core, Lazy, state_of
 from netatlas.site.render import page
 
 CHUNK = 256 * 1024
 
 
+class DownloadsParts(Protocol):
+    """The downloads pages' part of the app's services (see :mod:`netatlas.http.state`)."""
+
+    downloads: Lazy[CachedListing]
+
+
+def build_listing(core: Core) -> CachedListing:
+    return CachedListing(export_store(core.settings))
+
+
 def _listing(request: Request) -> CachedListing:
-    state = request.app.state
-    listing: CachedListing | None = getattr(state, "downloads", None)
-    if listing is None:
-        listing = state.downloads = CachedListing(export_store(state.services.settings))
-    return listing
+    parts: DownloadsParts = state_of(request)
+    return parts.downloads.get()
 
 
 async def _downloads(request: Request) -> list[Download]:

@@ -24,6 +24,7 @@ from netatlas.broadband.usecases import table as use_cases
 from netatlas.http.errors import NotFound, ParseError
 from netatlas.http.openapi import OpenAPIPath, Param, Reply
 from netatlas.http.responses import error_response, json_response
+from netatlas.http.state import core_of
 from netatlas.site import apidoc, sitestats
 from netatlas.site.coverage import tile_bounds
 from netatlas.site.outlines import outlines
@@ -36,7 +37,7 @@ _GET = ["GET", "HEAD"]
 
 
 def _engine(request: Request) -> Any:
-    return request.app.state.services.read_engine
+    return core_of(request).read_engine
 
 
 async def home(request: Request) -> Response:
@@ -52,7 +53,7 @@ async def coverage(request: Request) -> Response:
     engine = _engine(request)
     totals = await run_in_threadpool(sitestats.totals, engine)
     regions = await run_in_threadpool(sitestats.regions, engine)
-    bounds = await run_in_threadpool(tile_bounds, request.app.state.services.settings)
+    bounds = await run_in_threadpool(tile_bounds, core_of(request).settings)
     return page(
         request,
         "coverage.html",
@@ -77,7 +78,7 @@ async def api_reference(request: Request) -> Response:
 
 
 async def privacy(request: Request) -> Response:
-    settings = request.app.state.services.settings
+    settings = core_of(request).settings
     return page(request, "privacy.html", retention=retention_policy(settings))
 
 

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from netatlas import __version__
+from netatlas.http.state import core_of
 from netatlas.settings import Settings
 
 __all__ = ["NAV", "STATIC_DIR", "env", "page", "script_json", "static_url"]
@@ -94,7 +95,7 @@ def page(
 ) -> HTMLResponse:
     """A page rendered from ``template`` with the base context (current path, map config);
     the security headers are added by the middleware, as for every HTML response."""
-    settings: Settings = request.app.state.services.settings
+    settings: Settings = core_of(request).settings
     html = env.get_template(template).render(
         path=request.url.path, map_config=map_config(settings), **context
     )

@@ -24,14 +24,14 @@ pytestmark = pytest.mark.slow
 
 def test_separate_process_app_runs_tests_into_the_same_store(settings: Settings) -> None:
     app = ndt7_app(settings)
-    app.state.broadband.limits = Limits(runtime=1.0, max_runtime=3.0)
+    app.state.services.broadband.get().limits = Limits(runtime=1.0, max_runtime=3.0)
     server, thread, port = serve(app)
     try:
         base = f"http://127.0.0.1:{port}"
         assert httpx.get(f"{base}/__lbheartbeat__").json() == {"status": "OK"}
         assert httpx.get(f"{base}/speedtest").status_code == 404  # ndt7 only
         result = asyncio.run(run_test(f"ws://127.0.0.1:{port}", "download"))
-        live = LiveServer(base, base.replace("http", "ws"), app, app.state.broadband)
+        live = LiveServer(base, base.replace("http", "ws"), app, app.state.services.broadband.get())
         row = stored(live, result.uuid)
         check_document(read(Path(settings.data_dir) / row["archive"]))
     finally:

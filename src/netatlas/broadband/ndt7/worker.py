@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -30,9 +31,17 @@ from netatlas.geo.geoip import MaxMindGeoIP
 from netatlas.http.metrics import FLUSH_SECONDS, REGISTRY, spool_dir
 from netatlas.http.observe import Observe
 from netatlas.http.responses import json_response
+from netatlas.http.state import Lazy
 from netatlas.settings import Settings
 
-__all__ = ["ndt7_app", "serve"]
+__all__ = ["Ndt7Services", "ndt7_app", "serve"]
+
+
+@dataclass
+class Ndt7Services:
+    """What the ndt7 process's views use (it keeps them as :mod:`netatlas.http.state` says)."""
+
+    broadband: Lazy[Broadband]
 
 
 async def _lbheartbeat(request: Request) -> Response:
@@ -71,7 +80,7 @@ def ndt7_app(settings: Settings) -> Starlette:
         middleware=[Middleware(Observe, spool=spool)],
         lifespan=lifespan,
     )
-    app.state.broadband = Broadband.from_settings(settings, engine, geoip)
+    app.state.services = Ndt7Services(Lazy.ready(Broadband.from_settings(settings, engine, geoip)))
     return app
 
 

@@ -25,7 +25,7 @@ from netatlas.http.responses import (
 from netatlas.location.locate.answer import Caller, country, geolocate
 from netatlas.location.locate.query import MAX_NETWORKS, LocateRequest, Query, parse_query
 from netatlas.location.schema import CountryResponse, GeolocateResponse
-from netatlas.location.services import Services
+from netatlas.location.services import Services, services_of
 
 METHODS = ["GET", "HEAD", "POST", "OPTIONS"]
 
@@ -44,7 +44,7 @@ def _view(answer: Answer) -> Callable[[Request], Awaitable[Response]]:
     async def view(request: Request) -> Response:
         if request.method == "OPTIONS":
             return options_response()
-        services: Services = request.app.state.services
+        services = services_of(request)
         try:
             raw = b""
             if request.method == "POST":

@@ -23,6 +23,7 @@ from netatlas.http.responses import (
     run_large,
 )
 from netatlas.location.schema import SubmitResponse, SubmitV0, SubmitV1, SubmitV2
+from netatlas.location.services import services_of
 from netatlas.location.submit.backpressure import Overloaded
 from netatlas.location.submit.intake import parse_submission, queue_submission
 
@@ -33,7 +34,7 @@ def _submit_view(api: Literal["v2", "v1", "v0"]):  # type: ignore[no-untyped-def
     async def view(request: Request) -> Response:
         if request.method == "OPTIONS":
             return options_response()
-        services = request.app.state.services
+        services = services_of(request)
         try:
             if request.method != "POST":
                 # Ichnaea compatibility: a submit without a body is a parse error.
