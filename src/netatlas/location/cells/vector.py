@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from netatlas.geo.distance import EARTH_RADIUS
 from netatlas.location.cells.csvfile import (
     CID_MAX,
     COLUMNS,
@@ -50,7 +51,6 @@ def _by_code(limits: dict[str, int]) -> I64:
 _LAC_LIMIT = _by_code(LAC_MAX)
 _CID_LIMIT = _by_code(CID_MAX)
 _UNIT_LIMIT = _by_code(UNIT_MAX)
-EARTH_RADIUS = 6_371_008.8
 
 
 class Cells(NamedTuple):

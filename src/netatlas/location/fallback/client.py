@@ -50,6 +50,7 @@ import msgspec
 import redis
 from redis.exceptions import RedisError
 
+from netatlas.geo.distance import distance
 from netatlas.http.outbound import GuardedTransport
 from netatlas.http.ratelimit import redis_client
 from netatlas.settings import Settings
@@ -90,7 +91,6 @@ USER_AGENT = "NetAtlas"
 MAX_ANSWER = 64 * 1024
 
 _NOT_FOUND = b"404"
-_EARTH_RADIUS = 6_371_008.8  # mean radius, metres
 
 
 # --------------------------------------------------------------------------- query and config
@@ -497,14 +497,6 @@ _encode = msgspec.json.Encoder()
 _decode_cached = msgspec.json.Decoder(_CachedPosition)
 
 
-def _distance(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * _EARTH_RADIUS * math.asin(min(1.0, math.sqrt(a)))
-
-
 def _from_cache(values: list[bytes | None]) -> FallbackOutcome | None:
     """The cached answer for a query, or None when the provider must be asked."""
     if not values or any(v is None for v in values):
@@ -524,7 +516,7 @@ def _from_cache(values: list[bytes | None]) -> FallbackOutcome | None:
         return None
     lat = sum(p.lat for p in positions) / len(positions)
     lon = sum(p.lon for p in positions) / len(positions)
-    accuracy = max(_distance(lat, lon, p.lat, p.lon) + p.accuracy for p in positions)
+    accuracy = max(distance(lat, lon, p.lat, p.lon) + p.accuracy for p in positions)
     flag = positions[0].fallback
     result = FallbackResult(
         lat=lat,
