@@ -37,6 +37,7 @@ import shapely
 from sqlalchemy import Engine, select
 
 from netatlas.broadband.aggregate.models import area, area_layer
+from netatlas.geo.distance import EARTH_RADIUS, distances
 from netatlas.geo.regions import get_regions, region_name
 
 __all__ = [
@@ -59,7 +60,7 @@ MAX_MERCATOR_LAT = 85.05112878
 #: Points outside every polygon but this close to one (metres) count as in the nearest one.
 DEFAULT_TOLERANCE_M = 25_000.0
 #: Metres in a degree of latitude (and of longitude at the equator), on the mean sphere.
-METRES_PER_DEGREE = 6_371_008.8 * math.pi / 180.0
+METRES_PER_DEGREE = EARTH_RADIUS * math.pi / 180.0
 #: Polygon edges per entry of the nearest-edge index.
 EDGES_PER_CHUNK = 16
 #: Points searched at once (the candidate edges of a batch are held in memory together).
@@ -290,16 +291,6 @@ def _reach(lat: F64, tolerance_m: float) -> tuple[float, F64]:
     return delta * (1 + 1e-9) + 1e-9, dlon * (1 + 1e-9) + 1e-9
 
 
-def _haversine_m(lat1: F64, lon1: F64, lat2: F64, lon2: F64) -> F64:
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    h = (
-        np.sin((p2 - p1) / 2) ** 2
-        + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
-    )
-    result: F64 = 2 * METRES_PER_DEGREE * np.degrees(np.arcsin(np.sqrt(np.minimum(h, 1.0))))
-    return result
-
-
 def _wrap(dlon: F64) -> F64:
     result: F64 = (dlon + 180.0) % 360.0 - 180.0
     return result
@@ -358,7 +349,7 @@ def _nearest_batch(edges: _Edges, lat: F64, lon: F64, tolerance_m: float) -> I64
     first[1:] = pt[order][1:] != pt[order][:-1]
     chosen = order[first]
     p = pt[chosen]
-    metres = _haversine_m(lat[p], lon[p], lat[p] + ny[chosen], lon[p] + nx[chosen])
+    metres = distances(lat[p], lon[p], lat[p] + ny[chosen], lon[p] + nx[chosen])
     near = metres <= tolerance_m
     out[p[near]] = edges.owner[edge[chosen[near]]]
     return out

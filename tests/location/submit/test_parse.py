@@ -1118,7 +1118,7 @@ def test_key_string_that_is_not_a_number() -> None:
 def test_valid_extremes_and_kept_zero_mnc() -> None:
     cells = [
         lte(mobileNetworkCode=0, locationAreaCode=65533, cellId=2**28 - 2),
-        lte(radioType="nr", locationAreaCode=2**24 - 1, cellId=2**36 - 1),
+        lte(radioType="nr", locationAreaCode=0xFFFFFD, cellId=2**36 - 1),  # 0xFFFFFE reserved
         lte(radioType="nr", locationAreaCode=65535, cellId=2),
         lte(radioType="gsm", mobileCountryCode=1, locationAreaCode=1, cellId=65534),
     ]
@@ -1127,7 +1127,7 @@ def test_valid_extremes_and_kept_zero_mnc() -> None:
             for c in report.cellTowers]  # fmt: skip
     assert keys == [
         ("lte", 244, 0, 65533, 2**28 - 2),
-        ("nr", 244, 91, 2**24 - 1, 2**36 - 1),
+        ("nr", 244, 91, 0xFFFFFD, 2**36 - 1),
         ("nr", 244, 91, 65535, 2),
         ("gsm", 1, 91, 1, 65534),
     ]

@@ -21,6 +21,8 @@ from typing import IO, NamedTuple
 from sqlalchemy import ColumnElement, Connection, and_, or_, select
 
 from netatlas.location.models import RADIOS, cell_tables
+from netatlas.location.radio import MCC_MAX, MCC_MIN, MNC_MAX, MNC_MIN, cell_radio
+from netatlas.location.radio import RADIOS as RANGES
 
 HEADER = (
     "radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,averageSignal"
@@ -29,9 +31,6 @@ COLUMNS = len(HEADER.split(","))
 LABELS = {"gsm": "GSM", "wcdma": "UMTS", "lte": "LTE", "nr": "NR"}
 RADIO_OF = {"GSM": "gsm", "UMTS": "wcdma", "WCDMA": "wcdma", "LTE": "lte", "NR": "nr"}
 UNSUPPORTED = {"CDMA"}  # OpenCellID has CDMA rows; NetAtlas keeps no CDMA table
-LAC_MAX = {"gsm": 65535, "wcdma": 65535, "lte": 65535, "nr": 2**24 - 1}
-CID_MAX = {"gsm": 65535, "wcdma": 2**28 - 1, "lte": 2**28 - 1, "nr": 2**36 - 1}
-UNIT_MAX = {"gsm": -1, "wcdma": 511, "lte": 503, "nr": 1007}  # PSC / PCI; GSM has none
 MAX_RANGE = 2**31 - 1
 MAX_SAMPLES = 2**32 - 1
 MAX_TIME = 2**33  # seconds; the year 2242
@@ -85,15 +84,15 @@ def parse_row(fields: list[str]) -> CellRow:
     mnc = _int(fields[2], "mnc")
     lac = _int(fields[3], "area")
     cid = _int(fields[4], "cell")
-    if radio == "gsm" and cid > 65535:
-        radio = "wcdma"  # Ichnaea compatibility: a 28-bit GSM cell id is a UMTS cell
-    if not 1 <= mcc <= 999:
+    radio = cell_radio(radio, cid)
+    ranges = RANGES[radio]
+    if not MCC_MIN <= mcc <= MCC_MAX:
         raise BadRow("mcc")
-    if not 0 <= mnc <= 999:
+    if not MNC_MIN <= mnc <= MNC_MAX:
         raise BadRow("mnc")
-    if not 1 <= lac <= LAC_MAX[radio]:
+    if not ranges.has_lac(lac):
         raise BadRow("area")
-    if not 1 <= cid <= CID_MAX[radio]:
+    if not ranges.has_cid(cid):
         raise BadRow("cell")
     unit_text = fields[5]
     psc: int | None = None
@@ -102,7 +101,7 @@ def parse_row(fields: list[str]) -> CellRow:
             psc = int(unit_text)
         except ValueError:
             psc = None
-        if psc is not None and not 0 <= psc <= UNIT_MAX[radio]:
+        if psc is not None and not 0 <= psc <= ranges.psc_max:
             psc = None
     try:
         lon = float(fields[6])

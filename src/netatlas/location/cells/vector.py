@@ -17,19 +17,18 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from netatlas.geo.distance import EARTH_RADIUS
 from netatlas.location.cells.csvfile import (
-    CID_MAX,
     COLUMNS,
-    LAC_MAX,
     MAX_RANGE,
     MAX_SAMPLES,
     MAX_TIME,
-    UNIT_MAX,
     BadRow,
     CellRow,
     parse_row,
 )
 from netatlas.location.models import RADIO_CODE
+from netatlas.location.radio import MCC_MAX, MCC_MIN, MNC_MAX, MNC_MIN, RADIOS, cell_radio_codes
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -47,10 +46,9 @@ def _by_code(limits: dict[str, int]) -> I64:
     return table
 
 
-_LAC_LIMIT = _by_code(LAC_MAX)
-_CID_LIMIT = _by_code(CID_MAX)
-_UNIT_LIMIT = _by_code(UNIT_MAX)
-EARTH_RADIUS = 6_371_008.8
+_LAC_LIMIT = _by_code({name: r.lac_max for name, r in RADIOS.items()})
+_CID_LIMIT = _by_code({name: r.cid_max for name, r in RADIOS.items()})
+_UNIT_LIMIT = _by_code({name: r.psc_max for name, r in RADIOS.items()})
 
 
 class Cells(NamedTuple):
@@ -194,14 +192,12 @@ def _parse_fast(lines: list[str], numbers: list[int]) -> tuple[Cells, list[tuple
     except OverflowError:  # absurdly long digit strings: no unit, like parse_row says
         psc = np.array([u if -1 <= u <= 65535 else -1 for u in units], np.int64)
 
+    radio = cell_radio_codes(radio, cid, RADIO_CODE["gsm"], RADIO_CODE["wcdma"])
     code = np.where(radio < 0, 0, radio)
-    umts = (radio == 0) & (cid > 65535)  # Ichnaea compatibility: 28-bit GSM ids are UMTS
-    radio = np.where(umts, 2, radio)
-    code = np.where(umts, 2, code)
     with np.errstate(invalid="ignore"):
         ok = (
             (radio >= 0)
-            & (mcc >= 1) & (mcc <= 999) & (mnc >= 0) & (mnc <= 999)
+            & (mcc >= MCC_MIN) & (mcc <= MCC_MAX) & (mnc >= MNC_MIN) & (mnc <= MNC_MAX)
             & (lac >= 1) & (lac <= _LAC_LIMIT[code]) & (cid >= 1) & (cid <= _CID_LIMIT[code])
             & (lat >= -90.0) & (lat <= 90.0) & (lon >= -180.0) & (lon <= 180.0)
             & ~((lat == 0.0) & (lon == 0.0))

@@ -15,7 +15,6 @@ in embedded mode.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +24,7 @@ import msgspec
 import redis
 from redis.exceptions import RedisError
 
+from netatlas.geo.distance import distance
 from netatlas.location.fallback.config import FallbackConfig
 from netatlas.location.fallback.query import FallbackQuery, mac12
 from netatlas.location.fallback.result import (
@@ -52,7 +52,6 @@ CACHE_MAX_NETWORKS = 20
 GRID_SCALE = 1000
 
 _NOT_FOUND = b"404"
-_EARTH_RADIUS = 6_371_008.8  # mean radius, metres
 
 
 class FallbackCache(Protocol):
@@ -174,14 +173,6 @@ def cache_value(result: FallbackResult | None) -> bytes:
     return _encode.encode(_CachedPosition(result.lat, result.lon, result.accuracy, result.fallback))
 
 
-def _distance(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * _EARTH_RADIUS * math.asin(min(1.0, math.sqrt(a)))
-
-
 def from_cache(values: list[bytes | None]) -> FallbackOutcome | None:
     """The cached answer for a query, or None when the provider must be asked."""
     if not values or any(v is None for v in values):
@@ -201,7 +192,7 @@ def from_cache(values: list[bytes | None]) -> FallbackOutcome | None:
         return None
     lat = sum(p.lat for p in positions) / len(positions)
     lon = sum(p.lon for p in positions) / len(positions)
-    accuracy = max(_distance(lat, lon, p.lat, p.lon) + p.accuracy for p in positions)
+    accuracy = max(distance(lat, lon, p.lat, p.lon) + p.accuracy for p in positions)
     flag = positions[0].fallback
     result = FallbackResult(
         lat=lat,

@@ -15,53 +15,14 @@ are never made, which lets a chain whose head's nearest neighbour is too far be 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Final
 
-__all__ = ["EARTH_RADIUS", "clusters", "distance"]
+from netatlas.geo.distance import EARTH_RADIUS, distance, distance_matrix
 
-EARTH_RADIUS: Final = 6_371_008.8  # mean radius, metres
+__all__ = ["EARTH_RADIUS", "clusters", "distance"]  # distance and EARTH_RADIUS: re-exported
 
-_radians = math.radians
-_sin = math.sin
-_cos = math.cos
-_asin = math.asin
-_sqrt = math.sqrt
 _INF: Final = float("inf")
-
-
-def distance(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres (haversine)."""
-    p1 = _radians(lat1)
-    p2 = _radians(lat2)
-    s1 = _sin((p2 - p1) * 0.5)
-    s2 = _sin(_radians(lon2 - lon1) * 0.5)
-    a = s1 * s1 + _cos(p1) * _cos(p2) * s2 * s2
-    return 2.0 * EARTH_RADIUS * _asin(_sqrt(a if a < 1.0 else 1.0))
-
-
-def _matrix(points: Sequence[tuple[float, float]]) -> tuple[list[list[float]], float]:
-    """Pairwise haversine distances, and the largest of them."""
-    n = len(points)
-    phis = [_radians(lat) for lat, _ in points]
-    lams = [_radians(lon) for _, lon in points]
-    coss = [_cos(p) for p in phis]
-    rows = [[0.0] * n for _ in range(n)]
-    largest = 0.0
-    two_r = 2.0 * EARTH_RADIUS
-    for i in range(n):
-        pi, li, ci, row = phis[i], lams[i], coss[i], rows[i]
-        for j in range(i + 1, n):
-            s1 = _sin((phis[j] - pi) * 0.5)
-            s2 = _sin((lams[j] - li) * 0.5)
-            a = s1 * s1 + ci * coss[j] * s2 * s2
-            d = two_r * _asin(_sqrt(a if a < 1.0 else 1.0))
-            row[j] = d
-            rows[j][i] = d
-            if d > largest:
-                largest = d
-    return rows, largest
 
 
 def clusters(
@@ -85,7 +46,7 @@ def clusters(
     diagonal = max(distance(south, west, north, east), distance(south, east, north, west))
     if diagonal <= threshold * 0.999:
         return [list(range(n))]
-    dist, largest = _matrix(points)
+    dist, largest = distance_matrix(points)
     if largest <= threshold:
         return [list(range(n))]
     members: list[list[int]] = [[i] for i in range(n)]

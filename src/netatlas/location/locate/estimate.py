@@ -69,7 +69,7 @@ import math
 from collections.abc import Sequence
 from typing import Final, NamedTuple
 
-from netatlas.location.locate.cluster import EARTH_RADIUS
+from netatlas.geo.distance import EARTH_RADIUS
 
 __all__ = [
     "BLUE",

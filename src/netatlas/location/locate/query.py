@@ -25,7 +25,8 @@ their own), ``cellTowers``, ``wifiAccessPoints``, ``bluetoothBeacons``, ``carrie
 * Cells need a radio (gsm, wcdma, lte, nr), a valid MCC, an MNC and a LAC/TAC in range; with a
   valid cell id too they are exact cells, without one (missing, an "unknown" sentinel, out of
   range) they are only usable as cell-area lookups. Cells without a LAC are not usable at all.
-  GSM cells with a cell id above 65535 are read as WCDMA (Ichnaea).
+  GSM cells with a cell id above 65535 are read as WCDMA (Ichnaea). Field ranges per radio:
+  ``netatlas.location.radio``.
 * At most :data:`MAX_NETWORKS` (100) networks of each kind are kept - WiFi, Bluetooth, exact
   cells, area-only cells - the strongest signals first (an entry without a signal counts as the
   weakest; equal signals keep request order); the others are dropped and counted as
@@ -45,10 +46,18 @@ import msgspec
 from netatlas.geo.mcc import is_valid_mcc
 from netatlas.http.errors import ParseError
 from netatlas.location.locate.result import HIGH, LOW, MEDIUM, NONE
+from netatlas.location.radio import (
+    ASU_MAX,
+    ASU_MIN,
+    MNC_MAX,
+    MNC_MIN,
+    RADIOS,
+    SIGNAL_MAX,
+    SIGNAL_MIN,
+    cell_radio,
+)
 from netatlas.location.submit.fields import MAX_AGE, BadValue, as_code, clean_text
 from netatlas.location.submit.networks import (
-    _CID_MAX,
-    _LAC_MAX,
     _UNKNOWN_CID,
     _UNKNOWN_LAC,
     _UNKNOWN_MCC,
@@ -373,7 +382,7 @@ def _cell(entry: CellIn, default_radio: str | None) -> CellTower | None:
         or mnc in _UNKNOWN_MNC
         or lac in _UNKNOWN_LAC[radio]
         or not is_valid_mcc(mcc)
-        or not 0 <= mnc <= 999
+        or not MNC_MIN <= mnc <= MNC_MAX
     ):
         return None
     cid = as_code(nr_cid) if radio == "nr" else None
@@ -381,11 +390,12 @@ def _cell(entry: CellIn, default_radio: str | None) -> CellTower | None:
         cid = as_code(entry.cellId)
     if cid in _UNKNOWN_CID[radio]:
         cid = None
-    elif radio == "gsm" and cid is not None and cid > 65535:
-        radio = "wcdma"
-    if not 1 <= lac <= _LAC_MAX[radio]:
+    else:
+        radio = cell_radio(radio, cid)
+    ranges = RADIOS[radio]
+    if not ranges.has_lac(lac):
         return None
-    if cid is not None and not 1 <= cid <= _CID_MAX[radio]:
+    if cid is not None and not ranges.has_cid(cid):
         cid = None
     psc = entry.primaryScramblingCode
     if psc is None:
@@ -397,8 +407,8 @@ def _cell(entry: CellIn, default_radio: str | None) -> CellTower | None:
         locationAreaCode=lac,
         cellId=cid,
         age=_in(entry.age, -MAX_AGE, MAX_AGE),
-        asu=_in(entry.asu, -5, 97),
-        primaryScramblingCode=_in(psc, 0, 1007),
-        signalStrength=_in(entry.signalStrength, -156, -25),
-        timingAdvance=_in(entry.timingAdvance, 0, 3846),
+        asu=_in(entry.asu, ASU_MIN, ASU_MAX),
+        primaryScramblingCode=_in(psc, 0, ranges.psc_max),
+        signalStrength=_in(entry.signalStrength, SIGNAL_MIN, SIGNAL_MAX),
+        timingAdvance=_in(entry.timingAdvance, 0, ranges.ta_max),
     )

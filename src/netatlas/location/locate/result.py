@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
-from netatlas.location.locate.cluster import distance
+from netatlas.geo.distance import distance
 
 __all__ = [
     "HIGH",

@@ -38,6 +38,7 @@ from netatlas.location.locate.query import Query
 from netatlas.location.locate.result import RegionResult, RegionResultList, Result, ResultList
 from netatlas.location.locate.score import area_score, day_of, is_blocked, station_score
 from netatlas.location.models import RADIO_CODE, RADIO_NAME
+from netatlas.location.radio import RADIOS
 from netatlas.location.submit.report import BlueBeacon, CellTower, WifiAccessPoint
 
 __all__ = ["MAX_LOOKUPS", "locate", "region", "search_internal"]
@@ -47,7 +48,7 @@ MAX_CLUSTERED: Final = 50  # found stations of each kind clustered, best scores 
 AREA_MIN_ACCURACY: Final = 50_000.0
 AREA_MAX_ACCURACY: Final = 500_000.0
 # The weakest signal of each radio (Ichnaea's defaults for a cell without one).
-_WEAKEST: Final = {"gsm": -113, "wcdma": -121, "lte": -140, "nr": -156}
+_WEAKEST: Final = {name: r.signal_min for name, r in RADIOS.items()}
 _AREA_PREFIX: Final = 9  # bytes of a packed cell id that are its area: radio, mcc, mnc, lac
 
 _Entry = TypeVar("_Entry", WifiAccessPoint, BlueBeacon, CellTower)

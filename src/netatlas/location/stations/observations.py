@@ -21,6 +21,7 @@ import msgspec
 from netatlas.geo.protocols import RegionLookup
 from netatlas.location.ids import mac_shard
 from netatlas.location.models import SOURCE_CODE
+from netatlas.location.radio import MCC_MAX, MCC_MIN, MNC_MAX, MNC_MIN, RADIOS, cell_radio
 from netatlas.location.submit.report import Position, Report, report_source
 
 Kind: TypeAlias = Literal["wifi", "blue", "cell"]
@@ -111,23 +112,19 @@ _INVALID_MACS = frozenset({"000000000000", "ffffffffffff", "01005e901000"})
 GNSS_SOURCES = frozenset({SOURCE_CODE["fixed"], SOURCE_CODE["gnss"], SOURCE_CODE["fused"]})
 _GNSS_CODE = SOURCE_CODE["gnss"]
 
-# Per radio: signal range (dBm), ASU range, default signal and offset for the weight (so that
-# the radio's median signal weighs 1.0), PSC/PCI maximum, LAC/TAC maximum, CID maximum.
+# Per radio: the default signal (dBm) and the offset for the signal weight, so that the radio's
+# median signal weighs 1.0. The field ranges are the table in netatlas.location.radio.
 #
-# NR is NetAtlas's addition. Its signal is the SS-RSRP, whose 3GPP reporting range is
-# -156..-31 dBm. Its ASU follows Android's CellSignalStrengthNr (0..97, dBm = asu - 140, the
-# LTE mapping). A typical NR cell is heard about 5 dB weaker than an LTE one, so the default
-# signal is -110 dBm with an offset of +10: like every other radio, the median lands on -100
-# and weighs 1.0. PCI is 0..1007, TAC is 24 bits (0 and 0xFFFFFE reserved, like LTE's 0 and
-# 0xFFFE, hence the 0xFFFFFD ceiling) and the NR cell identity 36 bits.
-_Radio = tuple[int, int, int, int, int, int, int, int, int]
-_RADIOS: dict[str, _Radio] = {
-    #        sig_min sig_max asu_min asu_max default offset psc_max lac_max     cid_max
-    "gsm": (-113, -51, 0, 31, -95, -5, 511, 65533, 65535),
-    "wcdma": (-121, -25, -5, 91, -100, 0, 511, 65533, 268_435_455),
-    "lte": (-140, -43, 0, 97, -105, 5, 503, 65533, 268_435_455),
-    "nr": (-156, -31, 0, 97, -110, 10, 1007, 0xFFFFFD, 0xFFFFFFFFF),
+# A typical NR cell is heard about 5 dB weaker than an LTE one, so its default signal is
+# -110 dBm with an offset of +10: like every other radio, the median lands on -100 and weighs 1.0.
+_SIGNAL_WEIGHT: dict[str, tuple[int, int]] = {
+    "gsm": (-95, -5),
+    "wcdma": (-100, 0),
+    "lte": (-105, 5),
+    "nr": (-110, 10),
 }
+# Ichnaea keeps a timing advance of 0..63 on observations, whatever the radio's own range.
+OBSERVED_TA_MAX = 63
 
 
 # --- weights ----------------------------------------------------------------------------------
@@ -172,8 +169,8 @@ def wifi_signal_weight(signal: int | None) -> float:
 
 
 def cell_signal_weight(radio: str, signal: int | None) -> float:
-    params = _RADIOS[radio]
-    s = (params[4] if signal is None else signal) + params[5]
+    default, offset = _SIGNAL_WEIGHT[radio]
+    s = (default if signal is None else signal) + offset
     if s == 0:  # only reachable with out-of-range input; avoid the division by zero
         return 0.0
     return (1e4 / float(s * s)) ** 2
@@ -361,20 +358,20 @@ def _cells(
         mnc = tower.mobileNetworkCode
         lac = tower.locationAreaCode
         cid = tower.cellId
-        if radio == "gsm" and cid is not None and cid > 65535:
-            radio = "wcdma"  # Ichnaea compatibility: a 28-bit GSM cell id is a UMTS cell
-        params = _RADIOS.get(radio) if radio is not None else None
+        if radio is not None:
+            radio = cell_radio(radio, cid)
+        ranges = RADIOS.get(radio) if radio is not None else None
         if (
-            params is None
+            ranges is None
             or radio is None
             or mcc is None
             or mnc is None
             or lac is None
             or cid is None
-            or not 1 <= mcc <= 999
-            or not 0 <= mnc <= 999
-            or not 1 <= lac <= params[7]
-            or not 1 <= cid <= params[8]
+            or not MCC_MIN <= mcc <= MCC_MAX
+            or not MNC_MIN <= mnc <= MNC_MAX
+            or not ranges.has_lac(lac)
+            or not ranges.has_cid(cid)
         ):
             drops["cell_invalid"] += 1
             continue
@@ -394,8 +391,8 @@ def _cells(
         asu = tower.asu
         if asu is not None and asu < -5 and (signal is None or signal >= 0):
             signal, asu = asu, signal  # Ichnaea compatibility: clients that swapped the two
-        signal = _in(signal, params[0], params[1])
-        asu = _in(asu, params[2], params[3])
+        signal = _in(signal, ranges.signal_min, ranges.signal_max)
+        asu = _in(asu, ranges.asu_min, ranges.asu_max)
         if signal is None and asu is not None:
             if radio == "gsm":
                 signal = 2 * asu - 113
@@ -403,11 +400,12 @@ def _cells(
                 signal = asu - 116
             else:  # lte and nr
                 signal = asu - 140
-        ta = None if radio == "wcdma" else _in(tower.timingAdvance, 0, 63)
-        psc = _in(tower.primaryScramblingCode, 0, params[6])
+        ta = _in(tower.timingAdvance, 0, min(ranges.ta_max, OBSERVED_TA_MAX))  # WCDMA: none
+        psc = _in(tower.primaryScramblingCode, 0, ranges.psc_max)
         age = _age(tower.age, pos_age)
         if pos_w:
-            s = (params[4] if signal is None else signal) + params[5]
+            default, offset = _SIGNAL_WEIGHT[radio]
+            s = (default if signal is None else signal) + offset
             sig_w = (1e4 / float(s * s)) ** 2 if s else 0.0
             weight = pos_w * age_weight(age) * sig_w
         else:

@@ -14,6 +14,7 @@ from typing import Final, NamedTuple
 
 import msgspec
 
+from netatlas.geo.distance import distance
 from netatlas.location.models import SOURCE_CODE
 from netatlas.location.stations.observations import GNSS_SOURCES, Kind, Observation
 
@@ -45,24 +46,6 @@ BLOCK: Final = "block"
 NOTHING: Final = "nothing"
 BLOCKED: Final = "blocked"  # not a transition: the station is blocked, its observations ignored
 TRANSITIONS: Final = (NEW, NEW_BLOCK, CONFIRM, CHANGE, REPLACE, MOVE, BLOCK, NOTHING, BLOCKED)
-
-EARTH_RADIUS: Final = 6_371_008.8  # mean radius, metres
-
-_radians = math.radians
-_sin = math.sin
-_cos = math.cos
-_asin = math.asin
-_sqrt = math.sqrt
-
-
-def distance(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres (haversine)."""
-    p1 = _radians(lat1)
-    p2 = _radians(lat2)
-    s1 = _sin((p2 - p1) * 0.5)
-    s2 = _sin(_radians(lon2 - lon1) * 0.5)
-    a = s1 * s1 + _cos(p1) * _cos(p2) * s2 * s2
-    return 2.0 * EARTH_RADIUS * _asin(_sqrt(a if a < 1.0 else 1.0))
 
 
 def corner_radius(

@@ -11,6 +11,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
+from netatlas.location.radio import (
+    ASU_MAX,
+    ASU_MIN,
+    MCC_MAX,
+    MCC_MIN,
+    MNC_MAX,
+    MNC_MIN,
+    RADIOS,
+    SIGNAL_MAX,
+    SIGNAL_MIN,
+    cell_radio,
+)
 from netatlas.location.submit.fields import (
     INT_MAX,
     LONG_MAX,
@@ -51,17 +63,7 @@ _WIFI_STANDARDS: Final = {
 _RADIOS: Final = {"gsm": "gsm", "wcdma": "wcdma", "umts": "wcdma", "lte": "lte", "nr": "nr"}
 _RADIOS_EXTRA: Final = {"5g": "nr", "5gnr": "nr", "5g-nr": "nr", "5g nr": "nr"}
 
-# Key ranges per radio (after "unknown" sentinels are removed). LAC/TAC 65534 and 65535 are
-# reserved values in 2G/3G/4G; NR TACs are 24-bit; cell ids: GSM CI 16-bit, UTRAN/E-UTRAN 28-bit,
-# NR NCI 36-bit.
-_LAC_MAX: Final = {"gsm": 65533, "wcdma": 65533, "lte": 65533, "nr": 2**24 - 1}
-_CID_MAX: Final = {"gsm": 65535, "wcdma": 2**28 - 1, "lte": 2**28 - 1, "nr": 2**36 - 1}
-# Scrambling code / physical cell id ranges (GSM has none; Ichnaea's generic 0..511 is kept).
-_PSC_MAX: Final = {"gsm": 511, "wcdma": 511, "lte": 503, "nr": 1007}
-# Timing advance: GSM 0..63, LTE 0..1282 (Android's range), NR TA index 0..3846; WCDMA has no TA.
-_TA_MAX: Final = {"gsm": 63, "wcdma": -1, "lte": 1282, "nr": 3846}
-# Highest (U/E/NR-)ARFCN per radio.
-_ARFCN_MAX: Final = {"gsm": 1023, "wcdma": 16383, "lte": 262143, "nr": 3279165}
+# Field ranges per radio: the one table in netatlas.location.radio.
 
 # "Unknown" sentinels, read as absent:
 # - INT_MAX (Android CellInfo.UNAVAILABLE) in every field, LONG_MAX (UNAVAILABLE_LONG) in the NCI;
@@ -331,16 +333,17 @@ def _cell(entry: CellIn, default_radio: str | None, dropped: dict[str, int]) -> 
         lac = None
     if cid in _UNKNOWN_CID[radio]:
         cid = None
-    elif radio == "gsm" and cid is not None and cid > 65535:  # UMTS cell reported as GSM (Ichnaea)
-        radio = "wcdma"
+    else:
+        radio = cell_radio(radio, cid)
     if mcc is None or mnc is None or lac is None or cid is None:  # e.g. PSC-only neighbours
         count(dropped, "cell.incomplete")
         return None
+    ranges = RADIOS[radio]
     if not (
-        1 <= mcc <= 999
-        and 0 <= mnc <= 999
-        and 1 <= lac <= _LAC_MAX[radio]
-        and 1 <= cid <= _CID_MAX[radio]
+        MCC_MIN <= mcc <= MCC_MAX
+        and MNC_MIN <= mnc <= MNC_MAX
+        and ranges.has_lac(lac)
+        and ranges.has_cid(cid)
     ):
         count(dropped, "cell.out_of_range")
         return None
@@ -356,10 +359,10 @@ def _cell(entry: CellIn, default_radio: str | None, dropped: dict[str, int]) -> 
         locationAreaCode=lac,
         cellId=cid,
         age=_in(entry.age, -MAX_AGE, MAX_AGE),
-        asu=_in(entry.asu, -5, 97),  # 99 and 255 mean "unknown" and fall outside
-        primaryScramblingCode=_in(psc, 0, _PSC_MAX[radio]),
+        asu=_in(entry.asu, ASU_MIN, ASU_MAX),  # 99 and 255 mean "unknown" and fall outside
+        primaryScramblingCode=_in(psc, 0, ranges.psc_max),
         serving=None if serving is None else _in(int(serving), 0, 1),
-        signalStrength=_in(entry.signalStrength, -156, -25),  # NR SS-RSRP goes down to -156
-        timingAdvance=_in(entry.timingAdvance, 0, _TA_MAX[radio]),
-        arfcn=_in(entry.arfcn, 0, _ARFCN_MAX[radio]),
+        signalStrength=_in(entry.signalStrength, SIGNAL_MIN, SIGNAL_MAX),
+        timingAdvance=_in(entry.timingAdvance, 0, ranges.ta_max),
+        arfcn=_in(entry.arfcn, 0, ranges.arfcn_max),
     )
