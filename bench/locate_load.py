@@ -123,6 +123,7 @@ def main() -> None:
     parser.add_argument("--stations", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--port", type=int, default=8766)
     args = parser.parse_args()
     rng = random.Random(3)
     with tempfile.TemporaryDirectory() as tmp:
@@ -153,7 +154,7 @@ def main() -> None:
                 out.write(json.dumps({"wifiAccessPoints": aps}) + "\n")
         ip_bodies = work / "ip.txt"
         ip_bodies.write_text("{}\n")
-        port = 8766
+        port = args.port
         results = {}
         with server(env, port, workers=2):
             for label, path in (("wifi", wifi_bodies), ("ip-only", ip_bodies)):

@@ -54,18 +54,15 @@ def _view(answer: Answer) -> Callable[[Request], Awaitable[Response]]:
             max_size = services.settings.max_body_bytes
             caller = caller_of(request, services)
             # An empty body, GET and HEAD are IP-only queries (Ichnaea compatibility). A small
-            # body is parsed here; a large one in the worker thread that answers it.
+            # body is parsed here, a large one in a worker thread (see run_large).
             text = decode_small_body(raw, encoding, charset, max_size)
             if text is not None:
                 query = parse_query(text)
-                body = await run_in_threadpool(answer, services, query, caller)
             else:
-
-                def parse_and_answer() -> dict[str, Any]:
-                    query = parse_query(decode_body(raw, encoding, charset, max_size))
-                    return answer(services, query, caller)
-
-                body = await run_large(parse_and_answer)
+                query = await run_large(
+                    lambda: parse_query(decode_body(raw, encoding, charset, max_size))
+                )
+            body = await run_in_threadpool(answer, services, query, caller)
         except ApiError as error:
             return error_response(error)
         return json_response(body)

@@ -50,28 +50,32 @@ def _submit_view(api: Literal["v2", "v1", "v0"]):  # type: ignore[no-untyped-def
             # decoded bytes (a body that cannot be decoded: what it could have inflated to).
             ip = None if key is not None else request_ip(request, services.settings.trusted_proxies)
 
-            def finish(size: int, item: bytes | None, reports: int) -> None:
+            def count(size: int) -> None:
                 if ip is not None:
                     services.limiter.check_submit(ip, size)
+
+            def push(item: bytes | None, reports: int) -> None:
                 if item is not None:
                     queue_submission(services.queue, item, reports, services.backpressure)
 
-            def decode_and_finish() -> None:
+            def count_and_push(size: int, item: bytes | None, reports: int) -> None:
+                count(size)
+                push(item, reports)
+
+            def decode_count_parse() -> tuple[bytes | None, int]:
                 try:
                     text = decode_body(raw, encoding, charset, max_size)
                 except ApiError:
-                    finish(failed_size(raw, max_size), None, 0)
+                    count(failed_size(raw, max_size))
                     raise
-                if ip is not None:  # before the parse: a refused body is not parsed
-                    services.limiter.check_submit(ip, len(text))
-                item, reports = parse_submission(text, api=api, key=key)
-                if item is not None:
-                    queue_submission(services.queue, item, reports, services.backpressure)
+                count(len(text))  # before the parse: a refused body is not parsed
+                return parse_submission(text, api=api, key=key)
 
             # A typical batch is decoded and parsed here, on the event loop: about a millisecond,
-            # less than a thread hop costs under the GIL. A large one (over INLINE_BYTES) goes to
-            # the thread pool whole, so that it does not hold other requests up. The rate limit
-            # and the queue write may block (Redis, the database): thread pool.
+            # less than a thread hop costs under the GIL. A large one (over INLINE_BYTES) is
+            # decoded, counted and parsed in a worker thread (see run_large), so that it does not
+            # hold other requests up. The rate limit and the queue write may block (Redis, the
+            # database): thread pool.
             text = None
             try:
                 text = decode_small_body(raw, encoding, charset, max_size)
@@ -81,12 +85,14 @@ def _submit_view(api: Literal["v2", "v1", "v0"]):  # type: ignore[no-untyped-def
             except ApiError:
                 if ip is not None:
                     size = failed_size(raw, max_size) if text is None else len(text)
-                    await run_in_threadpool(finish, size, None, 0)
+                    await run_in_threadpool(count, size)
                 raise
             if text is None:
-                await run_large(decode_and_finish)
+                item, reports = await run_large(decode_count_parse)
+                if item is not None:
+                    await run_in_threadpool(push, item, reports)
             elif item is not None or ip is not None:
-                await run_in_threadpool(finish, len(text), item, reports)
+                await run_in_threadpool(count_and_push, len(text), item, reports)
         except ApiError as error:
             return error_response(error)
         if api == "v0":
