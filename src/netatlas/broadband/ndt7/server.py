@@ -242,16 +242,19 @@ class TestRunner:
         sampler = asyncio.create_task(self._sample_during_upload())
         try:
             # The client stops after 10 s; so does the server, sending its last measurement
-            # before it closes, so that the client sees the figures that are stored.
-            async with asyncio.timeout(max(0.0, self.start + self.limits.runtime - self.clock())):
-                while True:
-                    message = await self.channel.receive()
-                    if isinstance(message, str):
-                        self._client_text(message)
-                        continue
-                    self.result.num_bytes += len(message)
-        except TimeoutError:
-            pass
+            # before it closes, so that the client sees the figures that are stored. The
+            # event loop's timers may fire a little early by this session's clock (uvloop's
+            # time is cached to the millisecond), so the deadline is checked again on expiry.
+            deadline = self.start + self.limits.runtime
+            while (remaining := deadline - self.clock()) > 0:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(remaining):
+                        while True:
+                            message = await self.channel.receive()
+                            if isinstance(message, str):
+                                self._client_text(message)
+                                continue
+                            self.result.num_bytes += len(message)
         except ChannelClosed:
             self.closed_by_peer = True
         finally:
