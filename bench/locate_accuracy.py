@@ -44,10 +44,9 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from netatlas.db.engine import make_engine
-from netatlas.db.metadata import load_all
 from netatlas.db.migrate import upgrade
+from netatlas.features import load_models, process_until_idle
 from netatlas.jobs.context import Context
-from netatlas.jobs.run import process_until_idle
 from netatlas.location.ids import cell_id, mac_shard
 from netatlas.location.locate import locate, parse_query, service, sources
 from netatlas.location.locate.cluster import distance
@@ -761,7 +760,7 @@ def main() -> None:
             submit_through_pipeline(ctx, new)
             return
         with ctx.engine.begin() as conn:
-            for table in load_all().sorted_tables:
+            for table in load_models().sorted_tables:
                 if table.name.startswith(("wifi_shard", "blue_shard", "cell_")):
                     conn.execute(table.delete())
         insert_own(ctx.engine, own_stations(everything))

@@ -59,8 +59,8 @@ from typing import Any
 
 from bench.locate_accuracy import M_PER_DEG, to_latlon, to_xy
 from netatlas.db.migrate import upgrade
+from netatlas.features import process_until_idle
 from netatlas.jobs.context import Context
-from netatlas.jobs.run import process_until_idle
 from netatlas.location.locate import locate, parse_query
 from netatlas.location.locate.cluster import clusters, distance
 from netatlas.location.submit.intake import INCOMING

@@ -16,8 +16,8 @@ from sqlalchemy import Engine, text
 
 from netatlas.clock import ManualClock, system_clock
 from netatlas.db.engine import make_engine
-from netatlas.db.metadata import load_all
 from netatlas.db.migrate import upgrade
+from netatlas.features import load_models
 from netatlas.jobs.context import Context
 from netatlas.settings import Settings
 
@@ -66,7 +66,7 @@ def _pg_url(schema: str) -> str:
 
 
 def _empty_pg(engine: Engine) -> None:
-    tables = [t.name for t in load_all().sorted_tables]
+    tables = [t.name for t in load_models().sorted_tables]
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)))
         conn.execute(

@@ -23,6 +23,7 @@ from netatlas.broadband.service import Broadband
 from netatlas.broadband.state import BroadbandParts, StatsParts, build_broadband, build_stats
 from netatlas.datamap import views as datamap_views
 from netatlas.export.downloads import CachedListing
+from netatlas.features import job_table
 from netatlas.http.headers import page_headers
 from netatlas.http.metrics import spool_dir
 from netatlas.http.middleware import SecurityHeaders
@@ -109,7 +110,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
         scheduler: Scheduler | None = None
         lock = _scheduler_lock(settings.data_dir) if run_jobs else None
         if lock is not None:
-            scheduler = Scheduler(Context(settings, services.engine, services.queue))
+            scheduler = Scheduler(Context(settings, services.engine, services.queue), job_table())
             scheduler.start()
         try:
             yield

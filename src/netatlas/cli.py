@@ -66,8 +66,8 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
+    from netatlas.features import process_until_idle
     from netatlas.jobs.context import Context
-    from netatlas.jobs.run import process_until_idle
 
     _upgrade(settings)
     ctx = Context.from_settings(settings)
@@ -77,6 +77,7 @@ def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from netatlas.features import job_table
     from netatlas.jobs.celery_app import make_celery
 
     if _weak_secret(settings):
@@ -86,11 +87,12 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     _upgrade(settings)
     argv = ["worker", "--loglevel", settings.log_level, "--concurrency", str(args.concurrency)]
-    make_celery(settings).worker_main(argv)
+    make_celery(job_table(), settings).worker_main(argv)
     return 0
 
 
 def cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
+    from netatlas.features import job_table
     from netatlas.jobs.celery_app import make_celery
 
     if _weak_secret(settings):
@@ -100,7 +102,9 @@ def cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     schedule = str(settings.data_dir / "celerybeat-schedule")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    make_celery(settings).start(["beat", "--loglevel", settings.log_level, "-s", schedule])
+    make_celery(job_table(), settings).start(
+        ["beat", "--loglevel", settings.log_level, "-s", schedule]
+    )
     return 0
 
 

@@ -23,9 +23,9 @@ from netatlas.broadband.ndt7.archive import Ndt7Result, make_uuid, write_result
 from netatlas.broadband.retention import file_days
 from netatlas.broadband.tasks import speedtest_retention
 from netatlas.cli import main
+from netatlas.features import job
 from netatlas.geo.asn import NoAsn
 from netatlas.jobs.context import Context
-from netatlas.jobs.table import job
 from netatlas.settings import Settings
 from tests.broadband.ndt7.mlab_format import check_document, read, real_files
 from tests.broadband.test_aggregate import bins, config, load, row

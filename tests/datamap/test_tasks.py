@@ -13,9 +13,8 @@ from netatlas.datamap import state
 from netatlas.datamap.png import decode_alpha
 from netatlas.datamap.render import render_tiles
 from netatlas.datamap.tasks import render_datamap_tiles, state_dir
+from netatlas.features import job, process_until_idle
 from netatlas.jobs.context import Context
-from netatlas.jobs.run import process_until_idle
-from netatlas.jobs.table import job
 from netatlas.storage.tiles import open_store
 
 LAT, LON = 52.520_31, 13.404_87  # Berlin; its grid cell is (52.520, 13.405)

@@ -8,8 +8,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from netatlas.db.engine import make_engine
-from netatlas.db.metadata import load_all
 from netatlas.db.migrate import current_revision, downgrade, head_revision, upgrade
+from netatlas.features import load_models
 from tests.conftest import PG_URL, _pg_url
 
 
@@ -40,7 +40,7 @@ def test_upgrade_downgrade_upgrade(backend: str, tmp_path) -> None:  # type: ign
         assert current_revision(engine) == head_revision()
         # The migrations and the models describe the same schema.
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), load_all())
+            diff = compare_metadata(MigrationContext.configure(conn), load_models())
         assert diff == []
         with engine.connect() as conn:
             internal = conn.execute(text("SELECT schema FROM export_config")).scalars().all()

@@ -19,8 +19,8 @@ from netatlas.db.engine import make_engine
 from netatlas.export.cli import guess_origin
 from netatlas.export.delivery import dead_queue
 from netatlas.export.tasks import update_exports, update_incoming
+from netatlas.features import process_until_idle
 from netatlas.jobs.context import Context
-from netatlas.jobs.run import process_until_idle
 from netatlas.location.models import cell_tables
 from netatlas.settings import Settings
 from tests.conftest import PG_URL, _pg_url

@@ -26,8 +26,8 @@ from netatlas.export.delivery import (
 from netatlas.export.exporters import decode_envelope
 from netatlas.export.models import export_config
 from netatlas.export.tasks import update_exports, update_incoming
+from netatlas.features import process_until_idle
 from netatlas.jobs.context import Context
-from netatlas.jobs.run import process_until_idle
 from netatlas.location.submit.intake import INCOMING
 from netatlas.location.submit.report import Position, Report, Submission, encode_submission
 from tests.export.conftest import Receiver

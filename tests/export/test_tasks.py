@@ -12,8 +12,8 @@ from sqlalchemy import insert, select
 
 from netatlas.export.config import ExportConfig, create_config
 from netatlas.export.tasks import update_exports, update_incoming
+from netatlas.features import process_until_idle
 from netatlas.jobs.context import Context
-from netatlas.jobs.run import process_until_idle
 from netatlas.location.models import api_key, cell_tables, wifi_shards
 from netatlas.location.submit.parse import parse_submit
 from tests.export.conftest import Receiver

@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from netatlas.features import job_table
 from netatlas.jobs.context import Context
 from netatlas.jobs.run import run_job
-from netatlas.jobs.table import jobs
 from tests.live import PATIENCE, free_port, wait_until
 
 REDIS_SERVER = shutil.which("redis-server")
@@ -230,7 +230,7 @@ class PipelineWorker:
         self._thread = threading.Thread(target=self._loop, name="fault-worker", daemon=True)
 
     def _loop(self) -> None:
-        pipeline = [j for j in jobs() if j.pipeline]
+        pipeline = job_table().pipeline
         while not self._stop.is_set():
             for job in pipeline:
                 try:

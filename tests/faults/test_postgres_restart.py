@@ -18,8 +18,8 @@ from netatlas.app import create_app
 from netatlas.clock import ManualClock
 from netatlas.db.engine import make_engine
 from netatlas.db.migrate import upgrade
+from netatlas.features import process_until_idle
 from netatlas.jobs.context import Context
-from netatlas.jobs.run import process_until_idle
 from netatlas.settings import Settings
 from tests.faults.conftest import PipelineWorker, PostgresServer, RedisServer
 from tests.faults.traffic import Traffic, assert_applied_once, bounded

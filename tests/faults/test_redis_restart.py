@@ -21,8 +21,8 @@ from starlette.testclient import TestClient
 
 from netatlas.app import create_app
 from netatlas.clock import ManualClock
+from netatlas.features import process_until_idle
 from netatlas.jobs.context import Context
-from netatlas.jobs.run import process_until_idle
 from netatlas.settings import Settings
 from tests.faults.conftest import PipelineWorker, RedisServer
 from tests.faults.traffic import Traffic, assert_applied_once

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from netatlas.datamap.models import datamap_tables
 from netatlas.db.stats import STAT_KEYS, stat
+from netatlas.features import process_until_idle
 from netatlas.jobs.context import Context
-from netatlas.jobs.run import process_until_idle
 from netatlas.location.ids import cell_id
 from netatlas.location.models import RADIO_CODE, blue_shards, cell_area, cell_tables, wifi_shards
 

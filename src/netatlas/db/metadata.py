@@ -1,4 +1,5 @@
-"""The one MetaData object every feature's ``models.py`` adds its tables to."""
+"""The one MetaData object every feature's ``models.py`` adds its tables to (the composition
+root, :func:`netatlas.features.load_models`, imports them all)."""
 
 from __future__ import annotations
 
@@ -13,19 +14,3 @@ NAMING = {
 }
 
 metadata = MetaData(naming_convention=NAMING)
-
-
-def load_all() -> MetaData:
-    """Import every models module so that ``metadata`` knows all tables."""
-    from netatlas.admin import models as _admin  # noqa: F401
-    from netatlas.broadband import models as _broadband  # noqa: F401
-    from netatlas.broadband.aggregate import models as _stats  # noqa: F401
-    from netatlas.datamap import models as _datamap  # noqa: F401
-    from netatlas.db import documents as _documents  # noqa: F401
-    from netatlas.db import models as _db  # noqa: F401
-    from netatlas.db import stats as _monitor  # noqa: F401
-    from netatlas.export import models as _export  # noqa: F401
-    from netatlas.http import ratelimit_models as _limits  # noqa: F401
-    from netatlas.location import models as _location  # noqa: F401
-
-    return metadata

@@ -12,7 +12,7 @@ from typing import Any
 from celery import Celery
 
 from netatlas.jobs.context import Context
-from netatlas.jobs.table import jobs
+from netatlas.jobs.table import Job, JobTable
 from netatlas.settings import Settings
 
 
@@ -21,7 +21,7 @@ def _context() -> Context:
     return Context.from_settings(Settings.from_env())
 
 
-def make_celery(settings: Settings | None = None) -> Celery:
+def make_celery(table: JobTable, settings: Settings | None = None) -> Celery:
     settings = settings or Settings.from_env()
     app = Celery("netatlas", broker=settings.redis_url, backend=None)
     app.conf.update(
@@ -30,22 +30,20 @@ def make_celery(settings: Settings | None = None) -> Celery:
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
         beat_schedule={
-            job.name: {"task": f"netatlas.{job.name}", "schedule": job.period} for job in jobs()
+            job.name: {"task": f"netatlas.{job.name}", "schedule": job.period} for job in table
         },
         # A job that is still running when its next beat comes must not pile up copies.
         task_default_expires=60,
     )
-    for job in jobs():
-        _register(app, job.name)
+    for job in table:
+        _register(app, job)
     return app
 
 
-def _register(app: Celery, name: str) -> None:
+def _register(app: Celery, job: Job) -> None:
     def task() -> Any:
-        from netatlas.jobs.table import job
-
-        result = job(name).func(_context())
+        result = job.func(_context())
         return None if result is None else repr(result)
 
-    task.__name__ = name
-    app.task(name=f"netatlas.{name}")(task)
+    task.__name__ = job.name
+    app.task(name=f"netatlas.{job.name}")(task)

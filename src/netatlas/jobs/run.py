@@ -8,7 +8,7 @@ import threading
 import time
 
 from netatlas.jobs.context import Context
-from netatlas.jobs.table import Job, jobs
+from netatlas.jobs.table import Job, JobTable
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +17,7 @@ def run_job(ctx: Context, job: Job) -> object:
     return job.func(ctx)
 
 
-def process_until_idle(ctx: Context, *, timeout: float = 3600.0) -> int:
+def process_until_idle(ctx: Context, table: JobTable, *, timeout: float = 3600.0) -> int:
     """Run every pipeline job in flow order until all queues are empty; returns the rounds.
 
     Batches claimed by a process that died stay leased until their lease runs out; while
@@ -25,10 +25,8 @@ def process_until_idle(ctx: Context, *, timeout: float = 3600.0) -> int:
     batches are sent at once; queues of export targets that are failing (in back-off, or
     dead letters) do not keep it waiting.
     """
-    from netatlas.export.tasks import parked_queues
-
     ctx = dataclasses.replace(ctx, flush=True)
-    pipeline = [j for j in jobs() if j.pipeline]
+    pipeline = table.pipeline
     deadline = time.monotonic() + timeout
     rounds = 0
     while time.monotonic() < deadline:
@@ -36,7 +34,7 @@ def process_until_idle(ctx: Context, *, timeout: float = 3600.0) -> int:
         started = time.monotonic()
         for job in pipeline:
             run_job(ctx, job)
-        if not set(ctx.queue.queues()) - parked_queues(ctx):
+        if not set(ctx.queue.queues()) - table.parked(ctx):
             return rounds
         if time.monotonic() - started < 0.1:
             time.sleep(0.2)
@@ -46,8 +44,9 @@ def process_until_idle(ctx: Context, *, timeout: float = 3600.0) -> int:
 class Scheduler:
     """The embedded runner: one thread that runs each due job, in table order."""
 
-    def __init__(self, ctx: Context, tick: float = 0.5) -> None:
+    def __init__(self, ctx: Context, table: JobTable, tick: float = 0.5) -> None:
         self.ctx = ctx
+        self.table = table
         self.tick = tick
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -65,7 +64,7 @@ class Scheduler:
     def run_due(self) -> int:
         now = time.monotonic()
         ran = 0
-        for job in jobs():
+        for job in self.table:
             if self._stop.is_set():
                 break
             if self._next.get(job.name, 0.0) <= now:

@@ -14,8 +14,8 @@ from starlette.testclient import TestClient
 
 from netatlas.app import create_app
 from netatlas.clock import ManualClock
+from netatlas.features import process_until_idle
 from netatlas.jobs.context import Context
-from netatlas.jobs.run import process_until_idle
 from netatlas.location.models import api_key
 from netatlas.settings import Settings
 from tests.conftest import DATA

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 
 from netatlas.db.engine import make_engine
-from netatlas.db.metadata import load_all
 from netatlas.db.stats import STAT_KEYS, stat_counter
+from netatlas.features import load_models
 from netatlas.location.ids import area_id, cell_id, mac_bytes
 from netatlas.location.models import cell_area, cell_area_dirty, cell_tables, wifi_shards
 from netatlas.location.stations import update as stations
@@ -68,7 +68,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Engine]:
     """A fresh database with every table: a SQLite file, or a throwaway PostgreSQL schema."""
     if request.param == "sqlite":
         eng = make_engine(f"sqlite:///{tmp_path}/netatlas.db")
-        load_all().create_all(eng)
+        load_models().create_all(eng)
         yield eng
         eng.dispose()
         return
@@ -81,7 +81,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Engine]:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     eng = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
     try:
-        load_all().create_all(eng)
+        load_models().create_all(eng)
         yield eng
     finally:
         eng.dispose()

@@ -12,8 +12,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from netatlas.app import create_app
+from netatlas.features import process_until_idle
 from netatlas.jobs.context import Context
-from netatlas.jobs.run import process_until_idle
 from netatlas.location.locate.answer import Caller, _learn
 from netatlas.location.locate.query import parse_query
 from netatlas.location.locate.result import Result

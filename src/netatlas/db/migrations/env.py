@@ -5,10 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from netatlas.db.metadata import load_all
-
 config = context.config
-target_metadata = load_all()
+# Only comparing the models with a database needs the tables (the caller passes them in:
+# infrastructure does not know the features); running migrations does not.
+target_metadata = config.attributes.get("target_metadata")
 
 
 def run_migrations_online() -> None:
