@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Sequence
 
 import pytest
@@ -425,7 +424,7 @@ def test_chunk_round_trip() -> None:
     assert b"mac" not in encode_chunk([w])
 
 
-def test_decoding_5000_observations_is_fast() -> None:
+def test_5000_observations_round_trip_compactly() -> None:
     rnd = random.Random(3)
     chunk = [
         WifiObservation(f"{rnd.getrandbits(48):012x}", 51.5, -0.1, 10.0, 0, 1.0, -70, None, 3, 1.0)
@@ -433,13 +432,4 @@ def test_decoding_5000_observations_is_fast() -> None:
     ]
     data = encode_chunk(chunk)
     assert len(data) < 5000 * 80
-    best = min(_timed(lambda: decode_chunk(data, "wifi")) for _ in range(5))
-    assert best < 0.02  # typically ~1 ms
-
-
-def _timed(fn: object) -> float:
-    """CPU seconds this thread spent in ``fn``: unlike wall-clock time, not inflated by other
-    processes taking turns on a loaded machine."""
-    start = time.thread_time()
-    fn()  # type: ignore[operator]
-    return time.thread_time() - start
+    assert decode_chunk(data, "wifi") == chunk  # its speed is measured in bench/, not here
