@@ -176,3 +176,26 @@ def test_concurrent_wrong_logins_get_no_more_tries_than_the_limit(
     assert auth.login(engine, "admin", PASSWORD, ip).retry_after > 800
     later = auth.utcnow() + auth.LOCK_TIME + dt.timedelta(seconds=2)
     assert auth.login(engine, "admin", PASSWORD, ip, now=later).session is not None
+
+
+def test_counts_whose_window_ran_out_are_forgotten(engine: Engine) -> None:
+    auth.set_password(engine, "admin", PASSWORD)
+    start = dt.datetime(2026, 3, 1, 12, 0)
+    for i in range(30):  # a spray of made-up names, each from its own address
+        auth.login(engine, f"nobody{i}", "wrong password!", f"192.0.2.{i}", now=start)
+    for _ in range(auth.MAX_FAILURES_IP):  # one address locks itself out
+        auth.login(engine, "admin", "wrong password!", "198.51.100.1", now=start)
+    with engine.connect() as conn:
+        assert conn.execute(select(admin_lockout.c.subject)).all()
+    # Still inside the window and the lock: everything is kept.
+    during = start + auth.FAIL_WINDOW - dt.timedelta(minutes=1)
+    assert auth.login(engine, "admin", PASSWORD, "198.51.100.1", now=during).retry_after > 0
+    with engine.connect() as conn:
+        kept = set(conn.execute(select(admin_lockout.c.subject)).scalars())
+    assert {"user:nobody0", "ip:192.0.2.0", "ip:198.51.100.1"} <= kept
+    # Past both, the next login leaves only its own fresh counts.
+    later = start + auth.FAIL_WINDOW + auth.LOCK_TIME + dt.timedelta(minutes=1)
+    assert auth.login(engine, "admin", PASSWORD, "203.0.113.5", now=later).session is not None
+    with engine.connect() as conn:
+        left = set(conn.execute(select(admin_lockout.c.subject)).scalars())
+    assert left == {"user:admin"}

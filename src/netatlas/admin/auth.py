@@ -179,6 +179,20 @@ def _reserve(conn: Connection, subject: str, now: dt.datetime) -> _Count:
     return _Count(int(row.failures), row.locked_until)
 
 
+def _purge(conn: Connection, now: dt.datetime) -> None:
+    """Forget counts whose window or lock has run out: made-up user names and addresses
+    (personal data) do not pile up; such a row would start again at 1 anyway."""
+    c = admin_lockout.c
+    conn.execute(
+        delete(admin_lockout).where(
+            or_(
+                and_(c.locked_until.is_not(None), c.locked_until <= now),
+                and_(c.locked_until.is_(None), c.window_start < now - FAIL_WINDOW),
+            )
+        )
+    )
+
+
 def _seconds(until: dt.datetime, now: dt.datetime) -> int:
     return max(1, int((until - now).total_seconds()) + 1)
 
@@ -223,6 +237,8 @@ def login(
     """
     now = now or utcnow()
     bucket_subject, user_subject = _subjects(name, ip)
+    with engine.begin() as conn:
+        _purge(conn, now)
     with engine.begin() as conn:
         bucket = _reserve(conn, bucket_subject, now)
         user = _reserve(conn, user_subject, now)
