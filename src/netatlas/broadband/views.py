@@ -13,15 +13,13 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
+from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from netatlas.broadband import page
@@ -41,7 +39,6 @@ from netatlas.http.errors import ApiError, ErrorEnvelope, ParseError
 from netatlas.http.openapi import OpenAPIPath, Reply
 from netatlas.http.responses import error_response, json_response, read_body
 
-STATIC_DIR = Path(__file__).resolve().parents[1] / "site" / "static"
 MAX_SURVEY_BYTES = 64 * 1024
 
 
@@ -174,7 +171,6 @@ routes = [
     Route("/api/v1/speedtest/config", speedtest_config, methods=["GET"]),
     Route("/api/v1/speedtest/token", speedtest_token, methods=["GET", "POST"]),
     Route("/api/v1/survey", submit_survey, methods=["POST"]),
-    Mount("/static", app=StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
 ]
 
 

@@ -16,7 +16,8 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from netatlas.broadband import views as broadband_views
 from netatlas.broadband.retention import policy as retention_policy
@@ -28,7 +29,7 @@ from netatlas.http.state import core_of
 from netatlas.site import apidoc, sitestats
 from netatlas.site.coverage import tile_bounds
 from netatlas.site.outlines import outlines
-from netatlas.site.render import page
+from netatlas.site.render import STATIC_DIR, page
 from netatlas.site.schema import IchnaeaSeries, RegionStats, StatsSeries
 
 OUTLINE_MAX_AGE = 86400
@@ -150,6 +151,7 @@ routes = [
     Route("/api/v1/stats", stats_series, methods=_GET),
     Route("/api/v1/stats/regions", stats_regions, methods=_GET),
     *(Route(f"/stats_{kind}.json", _ichnaea(kind), methods=_GET) for kind in sitestats.KINDS),
+    Mount("/static", app=StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
 ]
 
 _STATS_TAGS = ("statistics",)
