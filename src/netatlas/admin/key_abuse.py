@@ -47,9 +47,7 @@ def parse_policy_form(form: Mapping[str, str]) -> dict[str, Any]:
     limit: Any = None
     if raw_limit:
         limit = int(raw_limit) if raw_limit.isascii() and raw_limit.isdigit() else raw_limit
-    blocked = [
-        line.strip() for line in form.get("blocked", "").replace(",", "\n").splitlines()
-    ]
+    blocked = [line.strip() for line in form.get("blocked", "").replace(",", "\n").splitlines()]
     data = {
         "mode": form.get("mode", ""),
         "daily_limit": limit,

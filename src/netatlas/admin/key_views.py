@@ -82,7 +82,9 @@ async def signup_policy(request: Request, admin: Admin) -> Response:
         try:
             document = key_abuse.parse_policy_form(admin.form)
         except ChangeError as exc:
-            return await _keys_error(request, admin, {f"signup_{k}": v for k, v in exc.errors.items()})
+            return await _keys_error(
+                request, admin, {f"signup_{k}": v for k, v in exc.errors.items()}
+            )
         await run_in_threadpool(key_abuse.save_policy, engine, admin.actor, document)
         code = "signup-saved"
     services_of(request).signup.forget()

@@ -263,7 +263,7 @@ class RedisLimiter:
         except RedisError as exc:
             log.warning("daily count not read, Redis failed: %s", exc)
             return None
-        return int(value) if value is not None else 0  # type: ignore[arg-type]
+        return int(value) if value is not None else 0
 
     def check_keyless(self, ip: str | None) -> Usage | None:
         bucket = ip_bucket(ip)
