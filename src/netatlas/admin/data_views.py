@@ -21,6 +21,7 @@ from netatlas.admin.audit import ChangeError
 from netatlas.admin.guard import NO_STORE, Admin, admin_view, engine_of, render
 from netatlas.broadband.form import FormError, load_form
 from netatlas.http.state import core_of
+from netatlas.location.services import services_of
 
 __all__ = ["DONE", "key_page", "keys_page", "page_number", "routes"]
 
@@ -117,6 +118,7 @@ async def key_edit(request: Request, admin: Admin) -> Response:
             private = _private(request)
             parsed = await run_in_threadpool(keys.parse_form, form, private)
             await run_in_threadpool(keys.update_key, engine, admin.actor, name, parsed, private)
+            services_of(request).keys.clear()
             return _done("/admin/keys", "key-updated")
         except ChangeError as exc:
             errors, values = exc.errors, form
@@ -162,6 +164,7 @@ async def key_delete(request: Request, admin: Admin) -> Response:
         )
     except ChangeError:
         return render(request, "404.html", status=404)
+    services_of(request).keys.clear()  # this process at once; the others within minutes
     return _done("/admin/keys", "key-deleted")
 
 
