@@ -23,9 +23,15 @@ def test_a_keys_quota_counts_down_refuses_and_resets(settings: Settings) -> None
         assert over.status_code == 403 and error_reason(over) == "dailyLimitExceeded"
         assert rate(over)[:2] == ("3", "0")
         assert over.headers["retry-after"] == str(DAY // 2)
+        # The holder sees the same figures (the refused request counted too).
+        usage = client.get("/api/v1/keys/usage", params={"key": "quota-key"}).json()
+        assert (usage["daily_limit"], usage["used_today"], usage["remaining_today"]) == (3, 4, 0)
+        assert usage["reset_seconds"] == DAY // 2
         clock.advance(DAY // 2)
         fresh = client.post("/v1/geolocate?key=quota-key", json={})
         assert fresh.status_code == 200 and rate(fresh) == ("3", "2", str(DAY))
+        usage = client.get("/api/v1/keys/usage", params={"key": "quota-key"}).json()
+        assert (usage["used_today"], usage["remaining_today"]) == (1, 2)
 
 
 def test_keyless_callers_see_their_minute(settings: Settings) -> None:
