@@ -34,6 +34,7 @@ from netatlas.http.secret import WeakSecret, check_secret
 from netatlas.http.state import NAME, Lazy
 from netatlas.jobs.context import Context
 from netatlas.jobs.run import Scheduler
+from netatlas.location import keyviews
 from netatlas.location.locate import views as locate_views
 from netatlas.location.services import Services
 from netatlas.location.submit import views as location_views
@@ -42,6 +43,7 @@ from netatlas.monitor import views as monitor_views
 from netatlas.settings import Settings
 from netatlas.site import downloads as export_views
 from netatlas.site import errors as web_errors
+from netatlas.site import keys as key_pages
 from netatlas.site import pages as web_pages
 from netatlas.site.apidoc import ApiDocumentCache, ApiDocumentParts
 from netatlas.site.downloads import DownloadsParts, build_listing
@@ -127,6 +129,8 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             *admin_views.routes,
             *location_views.routes,
             *locate_views.routes,
+            *keyviews.routes,
+            *key_pages.routes,
             *monitor_views.routes,
             *export_views.routes,
             *broadband_views.routes,

@@ -34,6 +34,12 @@ def _ndt7_mode(value: str) -> str:
     return value.strip()
 
 
+def _signup_mode(value: str) -> str:
+    if value.strip() not in ("off", "open", "approve"):
+        raise ValueError(f"must be off, open or approve, not {value!r}")
+    return value.strip()
+
+
 def _log_format(value: str) -> str:
     if value.strip() not in ("text", "json"):
         raise ValueError(f"must be text or json, not {value!r}")
@@ -257,6 +263,27 @@ SETTINGS: tuple[Setting, ...] = (
         "Pipeline queue items above which submissions get 503 with Retry-After; 0: no limit.",
     ),
     Setting("log_format", _log_format, "text", "Log lines as text or json (one object a line)."),
+    Setting(
+        "key_signup",
+        _signup_mode,
+        "off",
+        "Self-service API keys at /keys: off, open (usable at once) or approve (an administrator"
+        " approves each); the choice saved on /admin/keys wins.",
+    ),
+    Setting(
+        "key_signup_daily_limit",
+        int,
+        "10000",
+        "Daily /v1/geolocate requests of a new self-service key (0: none); the value saved on"
+        " /admin/keys wins.",
+    ),
+    Setting(
+        "key_signup_ip_per_day",
+        int,
+        "5",
+        "Self-service keys a client address (IPv6: per /64) may sign up for a day (429 above);"
+        " 0: no limit.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -312,6 +339,9 @@ class Settings:
     backlog_soft_limit: int = 20000
     backlog_hard_limit: int = 100000
     log_format: str = "text"
+    key_signup: str = "off"
+    key_signup_daily_limit: int = 10000
+    key_signup_ip_per_day: int = 5
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod

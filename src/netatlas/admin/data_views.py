@@ -16,13 +16,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from netatlas.admin import exports, keys, surveys
+from netatlas.admin import exports, key_views, keys, surveys
 from netatlas.admin.audit import ChangeError
 from netatlas.admin.guard import NO_STORE, Admin, admin_view, engine_of, render
 from netatlas.broadband.form import FormError, load_form
 from netatlas.http.state import core_of
+from netatlas.location.services import services_of
 
-__all__ = ["DONE", "page_number", "routes"]
+__all__ = ["DONE", "key_page", "keys_page", "page_number", "routes"]
 
 #: Messages shown after a change, by the ``done`` code in the redirect.
 DONE = {
@@ -35,6 +36,7 @@ DONE = {
     "survey-verified": "The response is marked verified.",
     "survey-unverified": "The response is marked not verified.",
     "survey-deleted": "The response was deleted.",
+    **key_views.DONE,
 }
 
 
@@ -65,8 +67,9 @@ def _form(admin: Admin) -> dict[str, str]:
 # ---- API keys -------------------------------------------------------------------------------
 
 
-async def _keys_page(request: Request, admin: Admin, status: int = 200, **extra: Any) -> Response:
+async def keys_page(request: Request, admin: Admin, status: int = 200, **extra: Any) -> Response:
     rows = await run_in_threadpool(keys.list_keys, engine_of(request))
+    context = await run_in_threadpool(key_views.keys_context, request)
     return render(
         request,
         "admin/keys.html",
@@ -77,14 +80,14 @@ async def _keys_page(request: Request, admin: Admin, status: int = 200, **extra:
         fields=keys.FIELDS,
         schemas=keys.SCHEMA_CHOICES,
         message=_message(request),
-        **extra,
+        **{**context, **extra},
     )
 
 
 @admin_view
 async def keys_list(request: Request, admin: Admin) -> Response:
     if admin.form is None:
-        return await _keys_page(request, admin)
+        return await keys_page(request, admin)
     form = _form(admin)
     try:
         # In a worker thread: checking the fallback URL may resolve its host name.
@@ -99,7 +102,7 @@ async def keys_list(request: Request, admin: Admin) -> Response:
             private,
         )
     except ChangeError as exc:
-        return await _keys_page(request, admin, 400, errors=exc.errors, values=form)
+        return await keys_page(request, admin, 400, errors=exc.errors, values=form)
     return _done("/admin/keys", "key-created")
 
 
@@ -115,23 +118,41 @@ async def key_edit(request: Request, admin: Admin) -> Response:
             private = _private(request)
             parsed = await run_in_threadpool(keys.parse_form, form, private)
             await run_in_threadpool(keys.update_key, engine, admin.actor, name, parsed, private)
+            services_of(request).keys.clear()
             return _done("/admin/keys", "key-updated")
         except ChangeError as exc:
             errors, values = exc.errors, form
-    row = await run_in_threadpool(keys.get_key, engine, name)
+    return await key_page(request, admin, name, errors=errors, values=values)
+
+
+async def key_page(
+    request: Request,
+    admin: Admin,
+    name: str,
+    errors: dict[str, str] | None = None,
+    values: Mapping[str, Any] | None = None,
+    **extra: Any,
+) -> Response:
+    """A key's page: its settings form, its sign-up details and its blocks."""
+    row = await run_in_threadpool(keys.get_key, engine_of(request), name)
     if row is None:
         return render(request, "404.html", status=404)
+    context = await run_in_threadpool(key_views.key_context, request, name)
+    failed = bool(errors) or bool(extra.get("block_errors"))
     return render(
         request,
         "admin/key_form.html",
-        status=400 if errors else 200,
+        status=400 if failed else 200,
         admin=admin,
         section="keys",
         key=name,
+        row=row,
         values=values or row,
-        errors=errors,
+        errors=errors or {},
         fields=keys.FIELDS,
         schemas=keys.SCHEMA_CHOICES,
+        message=_message(request),
+        **{**context, **extra},
     )
 
 
@@ -143,6 +164,7 @@ async def key_delete(request: Request, admin: Admin) -> Response:
         )
     except ChangeError:
         return render(request, "404.html", status=404)
+    services_of(request).keys.clear()  # this process at once; the others within minutes
     return _done("/admin/keys", "key-deleted")
 
 
@@ -328,6 +350,7 @@ def _csv(lines: Any, name: str) -> Response:
 
 
 routes = [
+    *key_views.routes,
     Route("/admin/keys", keys_list, methods=["GET", "POST"]),
     Route("/admin/keys/{key}", key_edit, methods=["GET", "POST"]),
     Route("/admin/keys/{key}/delete", key_delete, methods=["POST"]),

@@ -33,6 +33,7 @@ class ApiError(Exception):
         if message is not None:
             self.message = message
         self.details = details
+        self.headers: dict[str, str] = {}  # extra response headers (e.g. X-RateLimit-*)
         super().__init__(self.message)
 
     def envelope(self) -> dict[str, Any]:
@@ -89,6 +90,23 @@ class DailyLimitExceeded(ApiError):
     domain = "usageLimits"
     reason = "dailyLimitExceeded"
     message = "You have exceeded your daily limit."
+
+    def __init__(self, message: str | None = None, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds to the next UTC day, when known
+
+
+class KeyBlocked(ApiError):
+    """403: the key is blocked, from everywhere or from the caller's network (NetAtlas)."""
+
+    status = 403
+    domain = "usageLimits"
+    reason = "keyBlocked"
+    message = "This API key is blocked."
+
+    def __init__(self, message: str | None = None, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds until a time-limited block ends
 
 
 class RateLimitExceeded(ApiError):

@@ -12,7 +12,8 @@ answers a scrape adds the files of the other live processes on its host to its o
 process that ends takes its figures with it, which Prometheus sees as a counter reset and
 handles (``rate()``); the file is removed at the next scrape.
 
-Hooks for other modules: :func:`locate_answer`, :func:`learning`, :func:`ndt7_test`.
+Hooks for other modules: :func:`locate_answer`, :func:`learning`, :func:`ndt7_test`,
+:func:`keyless_client`.
 """
 
 from __future__ import annotations
@@ -29,16 +30,20 @@ from pathlib import Path
 
 import msgspec
 
+from netatlas.http.useragent import client_family
+
 __all__ = [
     "BUCKETS",
     "FLUSH_SECONDS",
     "REGISTRY",
     "Registry",
     "Snapshot",
+    "keyless_client",
     "learning",
     "locate_answer",
     "ndt7_test",
     "read_spool",
+    "summed_counter",
 ]
 
 # Latency histogram bounds, seconds (upper bounds; +Inf is implied).
@@ -59,6 +64,11 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "ndt7_tests": (
         "ndt7 handshakes by direction and outcome (101 accepted, else the HTTP refusal).",
         ("direction", "status"),
+    ),
+    "keyless_clients": (
+        "Locate and submit requests without a known key, by API and client family (from the"
+        " User-Agent, one of a fixed set).",
+        ("api", "family"),
     ),
 }
 GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -224,6 +234,22 @@ def locate_answer(endpoint: str, source: str | None) -> None:
 def learning(learnt: bool) -> None:
     """Count a locate answer that qualified for learning: learnt, or sampled out."""
     REGISTRY.inc("query_learning", ("learnt" if learnt else "sampled_out",))
+
+
+def keyless_client(api: str, agent: str | None) -> None:
+    """Count a request without a known key by ``api`` (geolocate, country, submit) and the
+    family of its User-Agent (a fixed set: the label set stays small whatever clients send)."""
+    REGISTRY.inc("keyless_clients", (api, client_family(agent)))
+
+
+def summed_counter(name: str, spool: Path) -> dict[tuple[str, ...], float]:
+    """A counter of this process and of the host's other live processes, summed by labels."""
+    totals: dict[tuple[str, ...], float] = {}
+    for snap in [REGISTRY.snapshot(), *read_spool(spool)]:
+        for labels, value in snap.counters.get(name, []):
+            key = tuple(labels)
+            totals[key] = totals.get(key, 0.0) + value
+    return totals
 
 
 def ndt7_test(direction: str, status: int) -> None:

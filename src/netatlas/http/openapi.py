@@ -85,6 +85,9 @@ class OpenAPIPath:
 _HEADER_DOCS = {
     "Retry-After": "Seconds to wait before trying again.",
     "X-Request-ID": "The request's id, as logged.",
+    "X-RateLimit-Limit": "Requests allowed in the window (a key's UTC day, or the keyless minute).",
+    "X-RateLimit-Remaining": "Requests left in the window after this one.",
+    "X-RateLimit-Reset": "Seconds until the window ends and the count starts again.",
 }
 
 

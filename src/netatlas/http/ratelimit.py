@@ -57,12 +57,13 @@ import redis
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from netatlas.db.upsert import insert_for
 from netatlas.geo.buckets import ip_bucket
 from netatlas.http.errors import DailyLimitExceeded, RateLimitExceeded
+from netatlas.http.quota import Usage, seconds_to_day_end, seconds_to_window_end
 from netatlas.http.ratelimit_models import rate_counter
 from netatlas.settings import Settings
 
@@ -116,15 +117,25 @@ return '0'
 
 
 class Limiter(Protocol):
+    clock: Callable[[], float]  # seconds since the epoch (tests move it)
+
     def check_daily(self, api_key: str, endpoint: str, maxreq: int | None) -> int | None:
         """Count one request of ``api_key`` on ``endpoint`` against its daily ``maxreq``.
 
         Returns the count including this request (None when the key has no limit or the
-        store is down); raises :class:`DailyLimitExceeded` when it is over the limit.
+        store is down); raises :class:`DailyLimitExceeded` (with ``retry_after``, the seconds
+        to the next UTC day) when it is over the limit.
         """
 
-    def check_keyless(self, ip: str | None) -> None:
-        """Count one request without a key from ``ip``; :class:`RateLimitExceeded` if over."""
+    def daily_count(self, api_key: str, endpoint: str) -> int | None:
+        """Requests of ``api_key`` on ``endpoint`` counted today, without counting one (None
+        when the store is down)."""
+
+    def check_keyless(self, ip: str | None) -> Usage | None:
+        """Count one request without a key from ``ip``; :class:`RateLimitExceeded` if over.
+
+        Returns the address's standing in the minute (None when nothing was counted: no
+        limit, no address, or the store is down)."""
 
     def check_submit(self, ip: str | None, size: int) -> None:
         """Count a keyless submission of ``size`` bytes from ``ip``; :class:`RateLimitExceeded`
@@ -166,7 +177,20 @@ def address_key(name: str, bucket: str, window: int, now: float) -> str:
 
 
 def _retry_after(now: float, window: int) -> int:
-    return max(1, math.ceil((math.floor(now / window) + 1) * window - now))
+    return seconds_to_window_end(now, window)
+
+
+def _over_daily(now: float) -> DailyLimitExceeded:
+    return DailyLimitExceeded(retry_after=seconds_to_day_end(now))
+
+
+def _keyless_usage(count: int, limit: int, now: float) -> Usage:
+    usage = Usage(limit, count, seconds_to_window_end(now, KEYLESS_WINDOW))
+    if count > limit:
+        error = RateLimitExceeded(retry_after=usage.reset)
+        error.headers.update(usage.headers())
+        raise error
+    return usage
 
 
 class SubmitRate:
@@ -223,28 +247,36 @@ class RedisLimiter:
     def check_daily(self, api_key: str, endpoint: str, maxreq: int | None) -> int | None:
         if not maxreq or maxreq < 0:
             return None
+        now = self.clock()
         try:
-            count = self._incr(daily_key(api_key, endpoint, self.clock()), DAILY_EXPIRE)
+            count = self._incr(daily_key(api_key, endpoint, now), DAILY_EXPIRE)
         except RedisError as exc:
             log.warning("daily limit not checked, Redis failed: %s", exc)
             return None
         if count > maxreq:
-            raise DailyLimitExceeded()
+            raise _over_daily(now)
         return count
 
-    def check_keyless(self, ip: str | None) -> None:
+    def daily_count(self, api_key: str, endpoint: str) -> int | None:
+        try:
+            value = self.client.get(daily_key(api_key, endpoint, self.clock()))
+        except RedisError as exc:
+            log.warning("daily count not read, Redis failed: %s", exc)
+            return None
+        return int(value) if value is not None else 0
+
+    def check_keyless(self, ip: str | None) -> Usage | None:
         bucket = ip_bucket(ip)
         if bucket is None or self.keyless_per_minute <= 0:
-            return
+            return None
         now = self.clock()
         key = f"iplimit:{bucket}:{int(now) // KEYLESS_WINDOW}"
         try:
             count = self._incr(key, 2 * KEYLESS_WINDOW)
         except RedisError as exc:
             log.warning("keyless rate limit not checked, Redis failed: %s", exc)
-            return
-        if count > self.keyless_per_minute:
-            raise RateLimitExceeded(retry_after=_retry_after(now, KEYLESS_WINDOW))
+            return None
+        return _keyless_usage(count, self.keyless_per_minute, now)
 
     def check_submit(self, ip: str | None, size: int) -> None:
         bucket = ip_bucket(ip)
@@ -384,17 +416,28 @@ class SqlLimiter:
             log.warning("daily limit not checked, database failed: %s", exc)
             return None
         if count > maxreq:
-            raise DailyLimitExceeded()
+            raise _over_daily(now)
         return count
 
-    def check_keyless(self, ip: str | None) -> None:
+    def daily_count(self, api_key: str, endpoint: str) -> int | None:
+        key = daily_key(api_key, endpoint, self.clock())
+        try:
+            with self.engine.connect() as conn:
+                value = conn.execute(
+                    select(rate_counter.c.count).where(rate_counter.c.key == key)
+                ).scalar()
+        except SQLAlchemyError as exc:
+            log.warning("daily count not read, database failed: %s", exc)
+            return None
+        return int(value or 0)
+
+    def check_keyless(self, ip: str | None) -> Usage | None:
         bucket = ip_bucket(ip)
         if bucket is None or self.keyless_per_minute <= 0:
-            return
+            return None
         now = self.clock()
         count = self._keyless.incr(bucket, int(now) // KEYLESS_WINDOW)
-        if count > self.keyless_per_minute:
-            raise RateLimitExceeded(retry_after=_retry_after(now, KEYLESS_WINDOW))
+        return _keyless_usage(count, self.keyless_per_minute, now)
 
     def check_submit(self, ip: str | None, size: int) -> None:
         bucket = ip_bucket(ip)

@@ -38,6 +38,7 @@ def json_response(data: Any, status: int = 200, *, cors: bool = True) -> Respons
 
 def error_response(error: ApiError, *, cors: bool = True) -> Response:
     headers = dict(CORS_HEADERS) if cors else {}
+    headers.update(error.headers)
     retry_after = getattr(error, "retry_after", None)
     if retry_after:
         headers["Retry-After"] = str(retry_after)

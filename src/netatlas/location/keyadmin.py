@@ -25,7 +25,7 @@ from netatlas.db.engine import engine_from_settings
 from netatlas.http.outbound import UnsafeTarget, check_url
 from netatlas.location.fallback import SCHEMAS
 from netatlas.location.keys import well_formed
-from netatlas.location.models import api_key
+from netatlas.location.models import api_key, key_block
 from netatlas.settings import Settings
 
 __all__ = [
@@ -243,6 +243,7 @@ def delete_key(engine: Engine, key: str, *, on_change: OnChange | None = None) -
         row = _row(conn, name)
         if row is None:
             raise KeyConflict({"valid_key": f"no key {name}"})
+        conn.execute(delete(key_block).where(key_block.c.valid_key == name))
         conn.execute(delete(api_key).where(api_key.c.valid_key == name))
         if on_change is not None:
             on_change(conn, name, row)

@@ -144,4 +144,26 @@ api_key = Table(
     Column("fallback_cache_expire", Integer),
     Column("store_sample_locate", SmallInteger, nullable=False, default=100),
     Column("store_sample_submit", SmallInteger, nullable=False, default=100),
+    # NetAtlas additions (self-service keys). key_hash: SHA-256 (hex) of a self-service key,
+    # whose valid_key is then only its public id; empty: the key is valid_key, in clear.
+    Column("key_hash", String(64)),
+    Column("status", String(16)),  # empty or "active"; "pending" (awaits approval), "revoked"
+    Column("contact", String(255)),  # what the holder gave at sign-up, both optional
+    Column("purpose", String(500)),
+    Column("created", DateTime),
+)
+
+# Per-key blocks: the key is refused from ``network`` (a CIDR; empty: from everywhere) until
+# ``until`` (empty: until the block is removed).
+key_block = Table(
+    "key_block",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("valid_key", String(40), nullable=False),
+    Column("network", String(64)),
+    Column("until", DateTime),
+    Column("reason", String(255)),
+    Column("created", DateTime, nullable=False),
+    Column("created_by", String(64)),
+    Index("ix_key_block_valid_key", "valid_key"),
 )

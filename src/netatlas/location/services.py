@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 
+from netatlas.db.documents import Configured
 from netatlas.db.engine import engine_from_settings, make_read_engine
 from netatlas.geo.geoip import GeoIP, MaxMindGeoIP
 from netatlas.geo.regions import get_regions
@@ -15,6 +16,7 @@ from netatlas.http.ratelimit import Limiter, limiter_from_settings
 from netatlas.http.state import state_of
 from netatlas.location.fallback import FallbackClient, fallback_client_from_settings
 from netatlas.location.keys import KeyCache
+from netatlas.location.signup import Policy, signup_policy
 from netatlas.location.submit.backpressure import Backpressure
 from netatlas.queue import Queue, make_queue
 from netatlas.settings import Settings
@@ -31,6 +33,7 @@ class Services:
     fallback: FallbackClient
     geoip: GeoIP | None  # None when no GeoIP database is configured
     backpressure: Backpressure  # backlog limits for submissions and query learning
+    signup: Configured[Policy]  # who may sign up for a key (settings or /admin/keys)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -56,6 +59,7 @@ class Services:
             backpressure=Backpressure(
                 queue, settings.backlog_soft_limit, settings.backlog_hard_limit
             ),
+            signup=signup_policy(settings, engine),
         )
 
     def close(self) -> None:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from netatlas.geo.regions import genc_code, get_regions, region_name
-from netatlas.http.errors import KeyInvalid, NotFound
-from netatlas.http.metrics import learning, locate_answer
+from netatlas.http.errors import ApiError, KeyBlocked, KeyInvalid, NotFound
+from netatlas.http.metrics import keyless_client, learning, locate_answer
+from netatlas.http.quota import Usage, seconds_to_day_end
 from netatlas.location.fallback import (
     BlueNetwork,
     CellNetwork,
@@ -38,35 +39,74 @@ _ENDPOINT_METRIC = {"geolocate": "v1.geolocate", "country": "v1.country"}
 
 @dataclass(frozen=True)
 class Caller:
-    """Who asks: the raw ``key`` parameter, the client address, and the opt-in header."""
+    """Who asks: the raw ``key`` parameter, the client address, the opt-in header and the
+    User-Agent."""
 
     key: str | None
     ip: str | None
     contribute: bool = False
+    agent: str | None = None
 
 
-def authorise(services: Services, caller: Caller, endpoint: Endpoint) -> ApiKey | None:
-    """The caller's key row after the key and rate-limit rules; raises the API errors.
+@dataclass(frozen=True)
+class Answer:
+    """A locate answer's body and the headers that go with it (``X-RateLimit-*``)."""
+
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+def _refused_key(key: ApiKey) -> KeyInvalid:
+    if key.status == "pending":
+        return KeyInvalid("This API key awaits an administrator's approval.")
+    return KeyInvalid("This API key was revoked.")
+
+
+def authorise(
+    services: Services, caller: Caller, endpoint: Endpoint
+) -> tuple[ApiKey | None, Usage | None]:
+    """The caller's key row after the key and rate-limit rules, and the caller's standing in
+    the limit that counted the request (None when none did); raises the API errors.
 
     With ``NETATLAS_REQUIRE_API_KEY`` a known key is needed (Ichnaea's behaviour). Otherwise
     keyless callers, and callers with an unknown key, are let in under the per-address limit.
-    A known key that is not allowed this endpoint is refused either way.
+    A known key that is not allowed this endpoint, pending approval, revoked or blocked for the
+    caller is refused either way.
     """
     name = well_formed(caller.key)
-    key = services.keys.get(name) if name else None
+    key = services.keys.lookup(name) if name else None
     if key is None:
         if services.settings.require_api_key:
             raise KeyInvalid()
-        services.limiter.check_keyless(caller.ip)
-        return None
+        keyless_client(endpoint, caller.agent)
+        return None, services.limiter.check_keyless(caller.ip)
+    if not key.active:
+        raise _refused_key(key)
+    now = services.limiter.clock()
+    block = key.block_for(caller.ip, now)
+    if block is not None:
+        retry = None if block.until is None else max(1, int(block.until - now + 0.999))
+        raise KeyBlocked(retry_after=retry)
     if endpoint == "geolocate" and not key.allow_locate:
         raise KeyInvalid()
     if endpoint == "country" and not key.allow_region:
         raise KeyInvalid()
     # Ichnaea compatibility: the region API is neither counted nor limited.
     if endpoint == "geolocate" and key.maxreq:
-        services.limiter.check_daily(key.valid_key, _ENDPOINT_METRIC[endpoint], key.maxreq)
-    return key
+        try:
+            count = services.limiter.check_daily(
+                key.valid_key, _ENDPOINT_METRIC[endpoint], key.maxreq
+            )
+        except ApiError as error:
+            error.headers.update(Usage(key.maxreq, key.maxreq, seconds_to_day_end(now)).headers())
+            raise
+        if count is not None:
+            return key, Usage(key.maxreq, count, seconds_to_day_end(now))
+    return key, None
+
+
+def _headers(usage: Usage | None) -> dict[str, str]:
+    return usage.headers() if usage is not None else {}
 
 
 def _geoip(services: Services, query: Query, ip: str | None) -> Any:
@@ -75,9 +115,20 @@ def _geoip(services: Services, query: Query, ip: str | None) -> Any:
     return services.geoip.lookup(ip)
 
 
-def geolocate(services: Services, query: Query, caller: Caller) -> dict[str, Any]:
-    """The /v1/geolocate body for ``query``; NotFound when no source knows the place."""
-    key = authorise(services, caller, "geolocate")
+def geolocate(services: Services, query: Query, caller: Caller) -> Answer:
+    """The /v1/geolocate answer for ``query``; NotFound when no source knows the place."""
+    key, usage = authorise(services, caller, "geolocate")
+    try:
+        body = _geolocate(services, query, caller, key)
+    except ApiError as error:
+        error.headers.update(_headers(usage))
+        raise
+    return Answer(body, _headers(usage))
+
+
+def _geolocate(
+    services: Services, query: Query, caller: Caller, key: ApiKey | None
+) -> dict[str, Any]:
     found = _geoip(services, query, caller.ip)
     geoip = None
     if found is not None:
@@ -118,9 +169,18 @@ def geolocate(services: Services, query: Query, caller: Caller) -> dict[str, Any
     return body
 
 
-def country(services: Services, query: Query, caller: Caller) -> dict[str, Any]:
-    """The /v1/country body for ``query``; NotFound when no region can be named."""
-    authorise(services, caller, "country")
+def country(services: Services, query: Query, caller: Caller) -> Answer:
+    """The /v1/country answer for ``query``; NotFound when no region can be named."""
+    _, usage = authorise(services, caller, "country")
+    try:
+        body = _country(services, query, caller)
+    except ApiError as error:
+        error.headers.update(_headers(usage))
+        raise
+    return Answer(body, _headers(usage))
+
+
+def _country(services: Services, query: Query, caller: Caller) -> dict[str, Any]:
     regions = get_regions()
     found = _geoip(services, query, caller.ip)
     geoip = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -22,14 +21,14 @@ from netatlas.http.responses import (
     request_ip,
     run_large,
 )
-from netatlas.location.locate.answer import Caller, country, geolocate
+from netatlas.location.locate.answer import Answer, Caller, country, geolocate
 from netatlas.location.locate.query import MAX_NETWORKS, LocateRequest, Query, parse_query
 from netatlas.location.schema import CountryResponse, GeolocateResponse
 from netatlas.location.services import Services, services_of
 
 METHODS = ["GET", "HEAD", "POST", "OPTIONS"]
 
-Answer = Callable[[Services, Query, Caller], dict[str, Any]]
+Answering = Callable[[Services, Query, Caller], Answer]
 
 
 def caller_of(request: Request, services: Services) -> Caller:
@@ -37,10 +36,11 @@ def caller_of(request: Request, services: Services) -> Caller:
         key=request.query_params.get("key"),
         ip=request_ip(request, services.settings.trusted_proxies),
         contribute=request.headers.get("x-ichnaea-contribute-opt-in") == "1",
+        agent=request.headers.get("user-agent"),
     )
 
 
-def _view(answer: Answer) -> Callable[[Request], Awaitable[Response]]:
+def _view(answer: Answering) -> Callable[[Request], Awaitable[Response]]:
     async def view(request: Request) -> Response:
         if request.method == "OPTIONS":
             return options_response()
@@ -62,10 +62,12 @@ def _view(answer: Answer) -> Callable[[Request], Awaitable[Response]]:
                 query = await run_large(
                     lambda: parse_query(decode_body(raw, encoding, charset, max_size))
                 )
-            body = await run_in_threadpool(answer, services, query, caller)
+            answered = await run_in_threadpool(answer, services, query, caller)
         except ApiError as error:
             return error_response(error)
-        return json_response(body)
+        response = json_response(answered.body)
+        response.headers.update(answered.headers)
+        return response
 
     return view
 
@@ -74,6 +76,9 @@ routes = [
     Route("/v1/geolocate", _view(geolocate), methods=METHODS),
     Route("/v1/country", _view(country), methods=METHODS),
 ]
+
+
+_RATE = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
 
 def _locate_doc(path: str, answer: type, summary: str) -> OpenAPIPath:
@@ -90,12 +95,18 @@ def _locate_doc(path: str, answer: type, summary: str) -> OpenAPIPath:
             "considered, the strongest signals."
         ),
         responses={
-            200: Reply("The answer.", answer),
-            400: Reply("Bad body or key.", ErrorEnvelope),
-            403: Reply("The key's daily limit is used up.", ErrorEnvelope),
+            200: Reply("The answer.", answer, headers=_RATE),
+            400: Reply("Bad body or key (unknown, pending or revoked).", ErrorEnvelope),
+            403: Reply(
+                "The key's daily limit is used up, or the key is blocked.",
+                ErrorEnvelope,
+                headers=(*_RATE, "Retry-After"),
+            ),
             404: Reply("No source knows the place.", ErrorEnvelope),
             413: Reply("The body is over the size limit.", ErrorEnvelope),
-            429: Reply("Too many keyless requests.", ErrorEnvelope, headers=("Retry-After",)),
+            429: Reply(
+                "Too many keyless requests.", ErrorEnvelope, headers=(*_RATE, "Retry-After")
+            ),
             503: Reply("A backend is unavailable.", ErrorEnvelope, headers=("Retry-After",)),
         },
     )

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from netatlas.http.body import decode_body, decode_small_body, failed_size
 from netatlas.http.errors import ApiError, ErrorEnvelope, ParseError
+from netatlas.http.metrics import keyless_client
 from netatlas.http.openapi import OpenAPIPath, Param, Reply
 from netatlas.http.responses import (
     CORS_HEADERS,
@@ -49,6 +50,8 @@ def _submit_view(api: Literal["v2", "v1", "v0"]):  # type: ignore[no-untyped-def
             # Submissions without a known key count against their address's rate limit, in
             # decoded bytes (a body that cannot be decoded: what it could have inflated to).
             ip = None if key is not None else request_ip(request, services.settings.trusted_proxies)
+            if key is None:
+                keyless_client("submit", request.headers.get("user-agent"))
 
             def count(size: int) -> None:
                 if ip is not None:
