@@ -40,6 +40,12 @@ def _log_format(value: str) -> str:
     return value.strip()
 
 
+def _open_data_license(value: str) -> str:
+    if value.strip() not in ("CC0-1.0", "ODbL-1.0"):
+        raise ValueError(f"must be CC0-1.0 or ODbL-1.0, not {value!r}")
+    return value.strip()
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str  # attribute name; the variable is NETATLAS_<NAME>
@@ -257,6 +263,19 @@ SETTINGS: tuple[Setting, ...] = (
         "Pipeline queue items above which submissions get 503 with Retry-After; 0: no limit.",
     ),
     Setting("log_format", _log_format, "text", "Log lines as text or json (one object a line)."),
+    Setting(
+        "challenge_timezone",
+        str,
+        "UTC",
+        "IANA time zone of the local times and evening windows in challenge packages (no "
+        "coordinate-to-zone data is shipped); `netatlas challenge export --timezone` overrides.",
+    ),
+    Setting(
+        "open_data_license",
+        _open_data_license,
+        "CC0-1.0",
+        "Licence of the published aggregate files (Parquet, GeoJSON): CC0-1.0 or ODbL-1.0.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -312,6 +331,8 @@ class Settings:
     backlog_soft_limit: int = 20000
     backlog_hard_limit: int = 100000
     log_format: str = "text"
+    challenge_timezone: str = "UTC"
+    open_data_license: str = "CC0-1.0"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
