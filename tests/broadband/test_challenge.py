@@ -280,3 +280,38 @@ def test_cli_writes_the_package(
     assert len(tests) == 1 and tests[0]["peak_19_23"] == "true"
     assert main([*args[:2], "--bbox=1,2,3", *args[3:], "--out", str(out)]) == 2
     assert main([*args, "--timezone", "Mars/Olympus", "--out", str(out)]) == 2
+
+
+def test_admin_page(client: Any, engine: Engine) -> None:
+    import re
+
+    from netatlas.admin import auth
+    from tests.admin.test_admin import PASSWORD, _login
+
+    run_test(engine, local(2026, 6, 10, 19, 30))
+    res = client.get("/admin/challenge", follow_redirects=False)
+    assert res.status_code == 303  # precise locations: administrators only
+    res = client.post("/admin/challenge", data={"bbox": BOX}, follow_redirects=False)
+    assert res.status_code == 303
+    auth.set_password(engine, "admin", PASSWORD)
+    _login(client)
+    page = client.get("/admin/challenge").text
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found is not None
+    form = {
+        "csrf": found.group(1),
+        "bbox": BOX,
+        "since": "2026-06-01",
+        "until": "2026-06-30",
+        "timezone": "America/New_York",
+    }
+    res = client.post("/admin/challenge", data=form)
+    assert res.status_code == 200 and res.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(res.content)) as zf:
+        (r,) = rows(zf.read("tests.csv"))
+    assert r["peak_19_23"] == "true"
+    bad = client.post("/admin/challenge", data={**form, "bbox": "1,2"})
+    assert bad.status_code == 400 and "W,S,E,N" in bad.text
+    bad = client.post("/admin/challenge", data={**form, "timezone": "Nowhere/Else"})
+    assert bad.status_code == 400 and "unknown time zone" in bad.text
+    assert not list(Path(client.app.state.services.settings.data_dir).glob(".challenge-*"))

@@ -149,7 +149,8 @@ class _Writers:
 
 
 def _schema(rows: list[dict[str, Any]]) -> Any:
-    """Bins as text, counts as integers, the rest as doubles (nulls allowed everywhere)."""
+    """Counts as integers, the other statistics as doubles; bins by the type of their
+    values (text keys, whole-number times and hours)."""
     import pyarrow as pa
 
     fields = []
@@ -159,7 +160,15 @@ def _schema(rows: list[dict[str, Any]]) -> Any:
         elif name in OPEN_STATS:
             kind = pa.float64()
         else:
-            kind = pa.string()
+            sample = next((r[name] for r in rows if r.get(name) is not None), None)
+            if isinstance(sample, bool):
+                kind = pa.bool_()
+            elif isinstance(sample, int):
+                kind = pa.int64()
+            elif isinstance(sample, float):
+                kind = pa.float64()
+            else:
+                kind = pa.string()
         fields.append(pa.field(name, kind))
     return pa.schema(fields)
 
