@@ -1,7 +1,7 @@
 """Benchmark: a challenge package (tests.csv, tests.geojson, places.csv) of 1,000,000
 consented tests, on SQLite or PostgreSQL.
 
-    python -m bench.challenge_export [TESTS] [sqlite|postgresql]
+    python -m bench.challenge_export [TESTS] [sqlite|postgresql] [RUNS]
 
 Seeds TESTS survey responses that consented to challenge use (and 5 % more that did not),
 each with a download and an upload subtest, over 90 days in a 0.8° × 0.7° box: 70 % located by
@@ -117,7 +117,7 @@ def main() -> None:
             place_metres=100,
         )
         runs = []
-        for _ in range(3):
+        for _ in range(int(sys.argv[3]) if len(sys.argv) > 3 else 3):
             out = Path(tmp) / "package.zip"
             started = time.monotonic()
             with out.open("wb") as f:

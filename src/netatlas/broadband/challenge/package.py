@@ -102,9 +102,9 @@ def _json_text(value: Any) -> str:
 
 
 def _number(value: Any, missing: str) -> str:
-    if value is None or isinstance(value, bool):
+    if value is None:
         return missing
-    if isinstance(value, float):
+    if value.__class__ is float:
         return repr(value) if math.isfinite(value) else missing
     return str(value)
 
@@ -122,13 +122,19 @@ class _Cached:
         seen = self.seen
         if len(seen) > self.LIMIT:
             seen.clear()
-        out = []
-        for v in values:
-            found = seen.get(v)
-            if found is None:
-                found = seen[v] = self.make(v)
-            out.append(found)
-        return out
+        for v in set(values).difference(seen):
+            seen[v] = self.make(v)
+        return list(map(seen.__getitem__, values))
+
+
+def _numbers(values: list[Any]) -> list[str]:
+    """Numbers as text ("" for a missing one); str of a float is its shortest round trip."""
+    if None not in values:
+        return list(map(str, values))
+    return [_number(v, "") for v in values]
+
+
+_NOT_JSON = ("nan", "inf", "-inf")
 
 
 #: How each column of a chunk is written: text (cached or not), a number or a flag.
@@ -178,43 +184,40 @@ class _Writer:
             "source": c["source"], "verification": c["verification"],
         }  # fmt: skip
 
-    def csv(self, cols: dict[str, list[Any]]) -> str:
-        out = []
+    def texts(self, cols: dict[str, list[Any]]) -> tuple[str, str]:
+        """The chunk's CSV lines and GeoJSON features. Numbers are made text once for both
+        (JSON has null where CSV has an empty cell)."""
+        csv_out: list[list[str]] = []
+        json_out: dict[str, list[str]] = {}
         for name in TEST_COLUMNS:
             kind, values = _KIND[name], cols[name]
             if kind == "repeated":
-                out.append(self.csv_repeated(values))
+                csv_out.append(self.csv_repeated(values))
+                json_out[name] = self.json_repeated(values)
             elif kind == "text":
-                out.append([_csv_text(v) for v in values])
+                csv_out.append([_csv_text(v) for v in values])
+                json_out[name] = [_json_text(v) for v in values]
             elif kind == "number":
-                out.append([_number(v, "") for v in values])
+                text = _numbers(values)
+                if any(bad in text for bad in _NOT_JSON):  # never stored, but never written
+                    text = [_number(v, "") for v in values]
+                csv_out.append(text)
+                json_out[name] = [t or "null" for t in text]
             elif kind == "flag":
-                out.append(["true" if v else "false" for v in values])
-            else:
-                out.append(values)
-        return "".join(line + "\r\n" for line in map(",".join, zip(*out, strict=True)))
-
-    def geojson(self, cols: dict[str, list[Any]]) -> str:
-        out = [
-            [_number(v, "null") for v in cols["test_id"]],
-            [
-                "null" if lat is None or lon is None else _POINT % (repr(lon), repr(lat))
-                for lat, lon in zip(cols["lat"], cols["lon"], strict=True)
-            ],
+                text = ["true" if v else "false" for v in values]
+                csv_out.append(text)
+                json_out[name] = text
+            else:  # plain text known to need no quoting (times)
+                csv_out.append(values)
+                json_out[name] = ['"' + v + '"' for v in values]
+        lines = "".join(line + "\r\n" for line in map(",".join, zip(*csv_out, strict=True)))
+        points = [
+            "null" if lat == "null" or lon == "null" else _POINT % (lon, lat)
+            for lat, lon in zip(json_out.pop("lat"), json_out.pop("lon"), strict=True)
         ]
-        for name in TEST_COLUMNS:
-            if name in ("lat", "lon"):
-                continue
-            kind, values = _KIND[name], cols[name]
-            if kind == "repeated":
-                out.append(self.json_repeated(values))
-            elif kind in ("text", "plain"):
-                out.append([_json_text(v) for v in values])
-            elif kind == "number":
-                out.append([_number(v, "null") for v in values])
-            else:
-                out.append(["true" if v else "false" for v in values])
-        return ",\n".join(_FEATURE % row for row in zip(*out, strict=True))
+        columns = [json_out["test_id"], points, *json_out.values()]
+        features = ",\n".join(_FEATURE % row for row in zip(*columns, strict=True))
+        return lines, features
 
 
 def _places(c: dict[str, list[Any]], req: Request, places: Places, days: Any) -> list[str | None]:
@@ -251,10 +254,11 @@ def _write_tests(
     for chunk in test_chunks(engine, req.area, req.since, req.until):
         t = writer.clock.at(np.asarray(chunk["epoch"], np.int64))
         cols = writer.columns(chunk, _places(chunk, req, places, t.day_number))
-        text.write(writer.csv(cols))
+        lines, features = writer.texts(cols)
+        text.write(lines)
         if count:
             geojson.write(b",\n")
-        geojson.write(writer.geojson(cols).encode())
+        geojson.write(features.encode())
         count += len(chunk["id"])
     geojson.write(b"\n]}\n")
     return count
