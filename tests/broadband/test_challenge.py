@@ -315,3 +315,48 @@ def test_admin_page(client: Any, engine: Engine) -> None:
     bad = client.post("/admin/challenge", data={**form, "timezone": "Nowhere/Else"})
     assert bad.status_code == 400 and "unknown time zone" in bad.text
     assert not list(Path(client.app.state.services.settings.data_dir).glob(".challenge-*"))
+
+
+def test_survey_api_takes_the_challenge_consent(client: Any, engine: Engine) -> None:
+    from sqlalchemy import select
+
+    from netatlas.broadband.models import survey_response
+
+    with engine.begin() as conn:
+        for uuid in ("api-1", "api-2", "api-3"):
+            insert_measurement(
+                conn,
+                measurement_row(
+                    uuid=uuid,
+                    source="local",
+                    direction="download",
+                    test_time=datetime(2026, 5, 1, tzinfo=UTC),
+                    summary=Summary(50.0, 10.0, 0.0, 10.0),
+                    client_ip="192.0.2.1",
+                    network=ClientNetwork(),
+                ),
+            )
+    answers = {"isp": "X", "connection_type": "wired", "cost_of_service": "lt25"}
+    headers = {"X-Forwarded-For": "192.0.2.1"}
+    sent = {"api-1": True, "api-2": None}
+    for uuid, challenge in sent.items():
+        body: dict[str, Any] = {"answers": answers, "consent": True, "download": {"uuid": uuid}}
+        if challenge is not None:
+            body["challenge_consent"] = challenge
+        res = client.post("/api/v1/survey", json=body, headers=headers)
+        assert res.status_code == 201, res.text
+    body = {"answers": answers, "consent": True, "download": {"uuid": "api-3"}}
+    res = client.post("/api/v1/survey", json={**body, "challenge_consent": "yes"}, headers=headers)
+    assert res.status_code == 400
+    assert res.json()["error"]["details"]["validation"] == {
+        "challenge_consent": "must be true or false"
+    }
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(survey_response.c.challenge_consent).order_by(survey_response.c.id)
+        ).scalars()
+        assert list(stored) == [True, False]  # absent: not consented
+    config = client.get("/api/v1/speedtest/config").json()
+    assert "regulator" in config["form"]["challenge_consent"]["text"]
+    page = client.get("/speedtest").text
+    assert 'id="st-challenge-consent"' in page and "regulator" in page
