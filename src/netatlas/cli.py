@@ -226,6 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_broadband_parsers(sub)  # mlab import|bigquery, areas import|list, aggregate, retention
 
+    from netatlas.broadband.challenge.cli import add_parser as add_challenge_parser
+
+    add_challenge_parser(sub)  # challenge export
+
+    from netatlas.broadband.opendata import add_parser as add_opendata_parser
+
+    add_opendata_parser(sub)  # opendata publish
+
     from netatlas.admin.cli import add_parser as add_admin_parser
 
     add_admin_parser(sub).set_defaults(func=cmd_admin)

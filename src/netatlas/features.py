@@ -36,6 +36,7 @@ def _jobs() -> list[Job]:
     """Every job with its period. Pipeline jobs come in the order data flows, which is also the
     order ``netatlas process --until-idle`` runs them in."""
     from netatlas.broadband.aggregate.tasks import import_mlab_daily, update_broadband_stats
+    from netatlas.broadband.opendata import open_data_publish
     from netatlas.broadband.tasks import speedtest_retention
     from netatlas.datamap.models import QUADRANTS
     from netatlas.datamap.tasks import cleanup_datamap, render_datamap_tiles, update_datamap
@@ -70,6 +71,8 @@ def _jobs() -> list[Job]:
         # Each writes its file once per hour / day; the periods only bound the delay.
         Job("cell_export_diff", cell_export_diff, 300.0, pipeline=False),
         Job("cell_export_full", cell_export_full, 1800.0, pipeline=False),
+        # The published statistics as Parquet and GeoJSON, once a day.
+        Job("open_data_publish", open_data_publish, 3600.0, pipeline=False),
     ]
     return jobs
 

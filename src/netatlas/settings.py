@@ -46,6 +46,12 @@ def _log_format(value: str) -> str:
     return value.strip()
 
 
+def _open_data_license(value: str) -> str:
+    if value.strip() not in ("CC0-1.0", "ODbL-1.0"):
+        raise ValueError(f"must be CC0-1.0 or ODbL-1.0, not {value!r}")
+    return value.strip()
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str  # attribute name; the variable is NETATLAS_<NAME>
@@ -284,6 +290,19 @@ SETTINGS: tuple[Setting, ...] = (
         "Self-service keys a client address (IPv6: per /64) may sign up for a day (429 above);"
         " 0: no limit.",
     ),
+    Setting(
+        "challenge_timezone",
+        str,
+        "UTC",
+        "IANA time zone of the local times and evening windows in challenge packages (no "
+        "coordinate-to-zone data is shipped); `netatlas challenge export --timezone` overrides.",
+    ),
+    Setting(
+        "open_data_license",
+        _open_data_license,
+        "CC0-1.0",
+        "Licence of the published aggregate files (Parquet, GeoJSON): CC0-1.0 or ODbL-1.0.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -342,6 +361,8 @@ class Settings:
     key_signup: str = "off"
     key_signup_daily_limit: int = 10000
     key_signup_ip_per_day: int = 5
+    challenge_timezone: str = "UTC"
+    open_data_license: str = "CC0-1.0"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod

@@ -43,6 +43,7 @@ def test_default_form_is_piecewises() -> None:
     assert names == [
         "isp",
         "connection_type",
+        "technology",
         "cost_of_service",
         "advertised_download",
         "advertised_upload",

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from netatlas.admin import auth, data_views, settings_docs
+from netatlas.admin import auth, challenge, data_views, settings_docs
 from netatlas.admin.audit import Actor, ChangeError, entries, record_now
 from netatlas.admin.guard import (
     NO_STORE,
@@ -206,4 +206,5 @@ routes = [
     Route("/admin/settings", settings_page, methods=["GET"]),
     Route("/admin/settings/{name}", settings_document, methods=["POST"]),
     *data_views.routes,
+    *challenge.routes,
 ]

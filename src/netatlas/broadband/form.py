@@ -2,8 +2,9 @@
 here.
 
 A form saved on the admin pages (JSON, the shape below) takes precedence over the file
-(``NETATLAS_SURVEY_PATH``, TOML or JSON). Either names the form, its consent text and its
-fields; without one the form is Piecewise's (provider, connection type, monthly cost,
+(``NETATLAS_SURVEY_PATH``, TOML or JSON). Either names the form, its consent text, the text of
+the optional consent to challenge evidence (``challenge_consent_text``) and its fields; without
+one the form is Piecewise's (provider, connection type, access technology, monthly cost,
 advertised download and upload speeds). A field::
 
     [[fields]]
@@ -100,12 +101,16 @@ class Form:
     consent_text: str
     consent_required: bool
     fields: tuple[Field, ...] = field(default_factory=tuple)
+    #: The separate, optional yes to using the tests as evidence in a regulator's challenge
+    #: process (never required; unticked by default).
+    challenge_consent_text: str = ""
 
     def public(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "title": self.title,
             "consent": {"text": self.consent_text, "required": self.consent_required},
+            "challenge_consent": {"text": self.challenge_consent_text or DEFAULT_CHALLENGE},
             "fields": [f.public() for f in self.fields],
         }
 
@@ -177,6 +182,7 @@ def form_from_mapping(raw: Mapping[str, Any]) -> Form:
         consent_text=str(raw.get("consent_text", DEFAULT_CONSENT)),
         consent_required=bool(raw.get("consent_required", True)),
         fields=fields,
+        challenge_consent_text=str(raw.get("challenge_consent_text", DEFAULT_CHALLENGE)),
     )
 
 
@@ -234,6 +240,7 @@ def form_as_document(form: Form) -> dict[str, Any]:
         "title": form.title,
         "consent_text": form.consent_text,
         "consent_required": form.consent_required,
+        "challenge_consent_text": form.challenge_consent_text or DEFAULT_CHALLENGE,
         "fields": fields_out,
     }
 
@@ -325,6 +332,11 @@ DEFAULT_CONSENT = (
     "only if I choose to share it."
 )
 
+DEFAULT_CHALLENGE = (
+    "I also agree that this test, with its time, provider, results and location, may be given "
+    "to a regulator as evidence when my area's broadband coverage is challenged (optional)."
+)
+
 # Piecewise's questions (its Seattle form, generalised: the provider is free text, pre-filled
 # from the network the test came from).
 DEFAULT_FORM = form_from_mapping(
@@ -348,6 +360,23 @@ DEFAULT_FORM = form_from_mapping(
                     {"value": "wired", "label": "Wired (Ethernet cable)"},
                     {"value": "wireless_single", "label": "Wi-Fi, only this device in use"},
                     {"value": "wireless_shared", "label": "Wi-Fi, shared with other devices"},
+                ],
+            },
+            {
+                # What a regulator's challenge process asks for (the access technology);
+                # optional, so that "I don't know" never blocks a submission.
+                "name": "technology",
+                "label": "What kind of connection reaches your home?",
+                "type": "select",
+                "options": [
+                    {"value": "fibre", "label": "Fibre to the home"},
+                    {"value": "cable", "label": "Cable (coaxial)"},
+                    {"value": "dsl", "label": "DSL over a phone line"},
+                    {"value": "fixed_wireless", "label": "Fixed wireless"},
+                    {"value": "satellite", "label": "Satellite"},
+                    {"value": "mobile", "label": "Mobile (4G/5G) router or phone"},
+                    {"value": "other", "label": "Other"},
+                    {"value": "dont_know", "label": "I don't know"},
                 ],
             },
             {

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    false,
 )
 
 from netatlas.db.metadata import metadata
@@ -78,6 +79,8 @@ survey_response = Table(
     Column("form", String(64), nullable=False),  # the survey's name in its settings file
     Column("answers", JSON, nullable=False),
     Column("consent", Boolean, nullable=False),
+    # Evidence for a regulator's challenge process (precise location, test by test): its own yes.
+    Column("challenge_consent", Boolean, nullable=False, server_default=false()),
     Column("lat", Float),  # browser location: stored only with consent
     Column("lon", Float),
     Column("accuracy", Float),

@@ -43,11 +43,16 @@ class SurveyConsent(msgspec.Struct):
     required: bool
 
 
+class ChallengeConsent(msgspec.Struct):
+    text: str  # the optional box: the test may be given to a regulator as evidence
+
+
 class SurveyForm(msgspec.Struct):
     name: str
     title: str
     consent: SurveyConsent
     fields: list[FormField]
+    challenge_consent: ChallengeConsent
 
 
 class SpeedtestConfig(msgspec.Struct):
@@ -129,6 +134,17 @@ class SurveySubmission(msgspec.Struct, forbid_unknown_fields=True):
     ) = msgspec.UNSET
     consent: (
         Annotated[bool, msgspec.Meta(description="Absent: false.", examples=[True])]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
+    challenge_consent: (
+        Annotated[
+            bool,
+            msgspec.Meta(
+                description="The separate, optional yes to giving this test (location "
+                "included) to a regulator as evidence in a coverage challenge. Absent: false.",
+                examples=[False],
+            ),
+        ]
         | msgspec.UnsetType
     ) = msgspec.UNSET
     download: _Download = None

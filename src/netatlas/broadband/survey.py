@@ -2,7 +2,7 @@
 
 A submission (``POST /api/v1/survey``) is a JSON object::
 
-    {"answers": {"isp": "…", …}, "consent": true,
+    {"answers": {"isp": "…", …}, "consent": true, "challenge_consent": false,
      "download": {"uuid": "…"}, "upload": {"uuid": "…"},
      "location": {"latitude": 51.5, "longitude": -0.1, "accuracy": 20}}
 
@@ -16,8 +16,10 @@ for confirmation (``verification`` = ``pending``) and the statistics leave it ou
 administrator verifies the response or M-Lab's record of the test is imported (see
 :mod:`.verification`).
 
-The browser location is kept only when ``consent`` is true. Every problem is reported at once,
-by field path (``answers.isp``, ``download.uuid``, ``location.latitude``…).
+The browser location is kept only when ``consent`` is true. ``challenge_consent`` (optional,
+false unless given) is the separate yes to handing the test, location included, to a regulator
+as evidence in a coverage challenge (:mod:`netatlas.broadband.challenge`). Every problem is
+reported at once, by field path (``answers.isp``, ``download.uuid``, ``location.latitude``…).
 """
 
 from __future__ import annotations
@@ -138,7 +140,7 @@ class SurveyService:
         errors: dict[str, str] = {}
         if not isinstance(body, Mapping):
             raise SurveyError({"body": "must be a JSON object"})
-        unknown = set(body) - {"answers", "consent", "location", *DIRECTIONS}
+        unknown = set(body) - {"answers", "consent", "challenge_consent", "location", *DIRECTIONS}
         for key in sorted(unknown):
             errors[str(key)[:64]] = "unknown field"
         answers, answer_errors = validate(form, body.get("answers", {}))
@@ -150,6 +152,10 @@ class SurveyService:
             consent = False
         elif form.consent_required and not consent:
             errors["consent"] = "required: tick the box to agree"
+        challenge = body.get("challenge_consent", False)
+        if not isinstance(challenge, bool):
+            errors["challenge_consent"] = "must be true or false"
+            challenge = False
         location = _location(body.get("location"), errors)
         refs = self._refs(body, errors)
         if errors:
@@ -167,6 +173,7 @@ class SurveyService:
                         form=form.name,
                         answers=answers,
                         consent=consent,
+                        challenge_consent=challenge,
                         lat=keep[0] if keep else None,
                         lon=keep[1] if keep else None,
                         accuracy=keep[2] if keep else None,

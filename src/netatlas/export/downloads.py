@@ -31,12 +31,22 @@ KEEP_DIFF = dt.timedelta(days=3)  # like OpenCellID's hourly files
 KEEP_FULL = 7  # newest full files kept
 FULL_WINDOW = dt.timedelta(days=365)
 _NAME = re.compile(r"^netatlas-(full|diff)-cell-export-(\d{4}-\d\d-\d\dT\d{6})\.csv\.gz$")
+# The published statistics' files (written by the broadband feature's open-data job).
+_AGGREGATES = re.compile(
+    r"^netatlas-aggregates-(\d{4}-\d\d-\d\d)-(licence\.txt|[A-Za-z0-9_-]{1,64}\.(?:parquet|geojson))$"
+)
+MEDIA_TYPES = {
+    ".gz": "application/gzip",
+    ".parquet": "application/vnd.apache.parquet",
+    ".geojson": "application/geo+json",
+    ".txt": "text/plain; charset=utf-8",
+}
 
 
 class Download(msgspec.Struct, frozen=True):
     name: str
     size: int  # bytes
-    kind: str  # full | diff
+    kind: str  # full | diff (cells) | aggregates (the published statistics)
     created: str  # ISO 8601, UTC: when the file was written
     covers_until: str  # ISO 8601, UTC: the cut-off of the cells in it
 
@@ -110,7 +120,10 @@ def export_full(ctx: Context, now: dt.datetime | None = None) -> str | None:
 def _parse(name: str) -> tuple[str, dt.datetime] | None:
     match = _NAME.match(name)
     if match is None:
-        return None
+        found = _AGGREGATES.match(name)
+        if found is None:
+            return None
+        return "aggregates", dt.datetime.strptime(found.group(1), "%Y-%m-%d")
     return match.group(1), dt.datetime.strptime(match.group(2), "%Y-%m-%dT%H%M%S")
 
 
@@ -125,7 +138,7 @@ def prune(store: FileStore, now: dt.datetime) -> int:
         kind, until = parsed
         if kind == "full":
             fulls.append(f.name)
-        elif now - until > KEEP_DIFF:
+        elif kind == "diff" and now - until > KEEP_DIFF:
             store.delete(f.name)
             gone += 1
     for name in sorted(fulls)[:-KEEP_FULL]:
@@ -174,7 +187,12 @@ class CachedListing:
 
 
 def is_download(name: str) -> bool:
-    return _NAME.match(name) is not None
+    return _parse(name) is not None
+
+
+def media_type(name: str) -> str:
+    """The Content-Type a listed file is served with."""
+    return MEDIA_TYPES.get(Path(name).suffix, "application/octet-stream")
 
 
 def cell_export_diff(ctx: Context) -> str | None:

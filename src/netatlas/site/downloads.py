@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from netatlas.export.downloads import CachedListing, Download, export_store
+from netatlas.export.downloads import CachedListing, Download, export_store, media_type
 from netatlas.http.openapi import OpenAPIPath, Reply
 from netatlas.http.responses import json_response
 from netatlas.http.state import Core, Lazy, state_of
@@ -80,12 +80,12 @@ async def download(request: Request) -> Response:
         "Content-Disposition": f'attachment; filename="{found.name}"',
     }
     if request.method == "HEAD":
-        return Response(headers=headers, media_type="application/gzip")
+        return Response(headers=headers, media_type=media_type(name))
     try:
         reader = await run_in_threadpool(_listing(request).store.open, name)
     except FileNotFoundError:  # pruned since the listing was read
         return PlainTextResponse("no such file", status_code=404)
-    return StreamingResponse(_chunks(reader), media_type="application/gzip", headers=headers)
+    return StreamingResponse(_chunks(reader), media_type=media_type(name), headers=headers)
 
 
 routes = [
@@ -119,7 +119,10 @@ openapi = [
             " (hourly: the cells modified in the hour before `covers_until`), so a full file"
             " and the diffs after it add up to the current table. Diffs are kept three days"
             " and the newest seven full files; `created` is when the file was written, `size`"
-            " its length in bytes, both times ISO 8601 in UTC. The listing is re-read from the"
+            " its length in bytes, both times ISO 8601 in UTC. Files of `kind` `aggregates` are the"
+            " published broadband statistics, one Parquet and one GeoJSON file per aggregation"
+            " a day (the same noisy, thresholded figures as /api/v1/broadband/stats) and the"
+            " day's licence text; `covers_until` is that day. The listing is re-read from the"
             " export store at most once a minute."
         ),
         responses={200: Reply("The files, latest cut-off first (may be empty).", DownloadListing)},

@@ -186,7 +186,11 @@
   }
 
   async function sendSurvey() {
-    const body = {answers: answers(), consent: $('st-consent').checked};
+    const body = {
+      answers: answers(),
+      consent: $('st-consent').checked,
+      challenge_consent: $('st-challenge-consent').checked,
+    };
     const down = testRef('download');
     const up = testRef('upload');
     if (down) body.download = down;
