@@ -40,6 +40,7 @@ from netatlas.monitor import scrape
 from netatlas.monitor import views as monitor_views
 from netatlas.settings import Settings
 from netatlas.site import downloads as export_views
+from netatlas.site import dumps as dump_views
 from netatlas.site import errors as web_errors
 from netatlas.site import pages as web_pages
 from netatlas.site.apidoc import ApiDocumentCache, ApiDocumentParts
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             *locate_views.routes,
             *monitor_views.routes,
             *export_views.routes,
+            *dump_views.routes,
             *broadband_views.routes,
             *stats_views.routes,
             *datamap_views.routes,

@@ -28,6 +28,7 @@ def _jobs() -> list[Job]:
     from netatlas.broadband.tasks import speedtest_retention
     from netatlas.datamap.tasks import cleanup_datamap, render_datamap_tiles, update_datamap
     from netatlas.export.downloads import cell_export_diff, cell_export_full
+    from netatlas.export.dump.service import dump_daily
     from netatlas.export.tasks import update_exports, update_incoming
     from netatlas.jobs.batches import prune_applied
     from netatlas.location.tasks import station_queues, update_cellarea, update_stations
@@ -58,6 +59,8 @@ def _jobs() -> list[Job]:
         # Each writes its file once per hour / day; the periods only bound the delay.
         Job("cell_export_diff", cell_export_diff, 300.0, pipeline=False),
         Job("cell_export_full", cell_export_full, 1800.0, pipeline=False),
+        # Only when NETATLAS_DUMP_DAILY is on; writes the day's dump once.
+        Job("wifi_dump_daily", dump_daily, 3600.0, pipeline=False),
     ]
     return jobs
 
