@@ -76,12 +76,14 @@ def apply_on(ctx: Context, fixes: Sequence[Fix], when: dt.datetime) -> None:
     groups: dict[tuple[str, str], list[Observation]] = {}
     for fix in fixes:
         obs = observations_from_report(_report(fix, now_ms), ctx.regions, regions_for_mcc)
-        for kind, items in (("wifi", obs.wifis), ("blue", obs.blues)):
-            for o in items:
-                groups.setdefault((kind, shard_of(o)), []).append(o)
+        for w in obs.wifis:
+            groups.setdefault(("wifi", shard_of(w)), []).append(w)
+        for b in obs.blues:
+            groups.setdefault(("blue", shard_of(b)), []).append(b)
     with ctx.engine.begin() as conn:
         for (kind, shard), items in sorted(groups.items()):
-            apply_observations(conn, kind, shard, items, ctx.regions, when)  # type: ignore[arg-type]
+            apply_observations(conn, "wifi" if kind == "wifi" else "blue", shard, items,
+                               ctx.regions, when)  # fmt: skip
 
 
 def two_day_world(ctx: Context, spec: WorldSpec) -> tuple[Any, Radio]:

@@ -38,7 +38,7 @@ class HashParams(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
 
     def maxmem(self) -> int:
         # scrypt needs 128 * r * N bytes (and a little more); OpenSSL refuses above maxmem.
-        return 128 * self.r * (2**self.log2_n) * self.p + 4 * 1024 * 1024
+        return int(128 * self.r * (1 << self.log2_n) * self.p) + 4 * 1024 * 1024
 
 
 def key_bits_for(entries: int) -> int:
@@ -53,7 +53,7 @@ def station_key(kind: str, mac: bytes, params: HashParams) -> int:
     digest = hashlib.scrypt(
         KIND_CODE[kind] + mac,
         salt=bytes.fromhex(params.salt),
-        n=2**params.log2_n,
+        n=1 << params.log2_n,
         r=params.r,
         p=params.p,
         maxmem=params.maxmem(),
