@@ -27,6 +27,8 @@ COMMANDS = [
     ["bench.mlab_import", "1000000", "postgresql"],
     ["bench.aggregate", "1000000", "sqlite"],
     ["bench.aggregate", "1000000", "postgresql"],
+    ["bench.dump", "accuracy", "--world", "H1,H2,H3"],
+    ["bench.dump", "build", "--stations", "200000"],
 ]
 
 

@@ -42,6 +42,7 @@ from netatlas.monitor import scrape
 from netatlas.monitor import views as monitor_views
 from netatlas.settings import Settings
 from netatlas.site import downloads as export_views
+from netatlas.site import dumps as dump_views
 from netatlas.site import errors as web_errors
 from netatlas.site import keys as key_pages
 from netatlas.site import pages as web_pages
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             *key_pages.routes,
             *monitor_views.routes,
             *export_views.routes,
+            *dump_views.routes,
             *broadband_views.routes,
             *stats_views.routes,
             *datamap_views.routes,

@@ -147,6 +147,12 @@ def cmd_cells(args: argparse.Namespace, settings: Settings) -> int:
     return admin.run_cells(args, settings)
 
 
+def cmd_dump(args: argparse.Namespace, settings: Settings) -> int:
+    from netatlas.export.dump import cli as command
+
+    return command.run(args, settings)
+
+
 def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
     from netatlas.admin import cli as command
 
@@ -216,6 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     exports, cells = add_export_parsers(sub)
     exports.set_defaults(func=cmd_exports)
     cells.set_defaults(func=cmd_cells)
+
+    from netatlas.export.dump.cli import add_parser as add_dump_parser
+
+    add_dump_parser(sub).set_defaults(func=cmd_dump)
 
     p = sub.add_parser("ndt7", help="serve the ndt7 speed test in a process of its own")
     p.add_argument("--host")

@@ -41,6 +41,7 @@ def _jobs() -> list[Job]:
     from netatlas.datamap.models import QUADRANTS
     from netatlas.datamap.tasks import cleanup_datamap, render_datamap_tiles, update_datamap
     from netatlas.export.downloads import cell_export_diff, cell_export_full
+    from netatlas.export.dump.service import dump_daily
     from netatlas.export.tasks import update_exports, update_incoming
     from netatlas.jobs.batches import prune_applied
     from netatlas.location.tasks import station_queues, update_cellarea, update_stations
@@ -73,6 +74,8 @@ def _jobs() -> list[Job]:
         Job("cell_export_full", cell_export_full, 1800.0, pipeline=False),
         # The published statistics as Parquet and GeoJSON, once a day.
         Job("open_data_publish", open_data_publish, 3600.0, pipeline=False),
+        # Only when NETATLAS_DUMP_DAILY is on; writes the day's dump once.
+        Job("wifi_dump_daily", dump_daily, 3600.0, pipeline=False),
     ]
     return jobs
 

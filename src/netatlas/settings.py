@@ -52,6 +52,27 @@ def _open_data_license(value: str) -> str:
     return value.strip()
 
 
+def _grid_metres(value: str) -> float:
+    metres = float(value)
+    if not 50.0 <= metres <= 100_000.0:
+        raise ValueError(f"{value!r} is not between 50 and 100000 metres")
+    return metres
+
+
+def _min_stations(value: str) -> int:
+    k = int(value)
+    if k < 2:
+        raise ValueError(f"{value!r} is below 2")
+    return k
+
+
+def _hash_cost(value: str) -> int:
+    cost = int(value)
+    if not 10 <= cost <= 20:
+        raise ValueError(f"{value!r} is not between 10 and 20")
+    return cost
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str  # attribute name; the variable is NETATLAS_<NAME>
@@ -152,6 +173,34 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Imported data sets (e.g. mls) whose cells public exports include besides crowd data.",
     ),
+    Setting(
+        "dump_daily",
+        _bool,
+        "false",
+        "Publish the privacy-preserving WiFi/Bluetooth dump (docs/dump.md) to the export store"
+        " every day.",
+    ),
+    Setting(
+        "dump_grid_metres",
+        _grid_metres,
+        "200",
+        "Dump places are the centre of a grid cell this many metres square (at least 50).",
+    ),
+    Setting(
+        "dump_min_stations",
+        _min_stations,
+        "5",
+        "k-anonymity of the dump: a grid cell is published only if it holds this many stations"
+        " (at least 2).",
+    ),
+    Setting(
+        "dump_hash_cost",
+        _hash_cost,
+        "11",
+        "log2 of the scrypt cost N of the dump's keys (10-20; each step doubles the time to"
+        " build a dump and to guess MACs).",
+    ),
+    Setting("dump_licence", str, "ODbL-1.0", "Licence named in the dump's manifest."),
     Setting(
         "ndt7_mode",
         _ndt7_mode,
@@ -336,6 +385,11 @@ class Settings:
     export_store_url: str = ""
     s3_endpoint_url: str = ""
     cell_export_origins: tuple[str, ...] = ()
+    dump_daily: bool = False
+    dump_grid_metres: float = 200.0
+    dump_min_stations: int = 5
+    dump_hash_cost: int = 11
+    dump_licence: str = "ODbL-1.0"
     ndt7_mode: str = "local"
     ndt7_tokens_required: bool = False
     ndt7_max_tests: int = 8
