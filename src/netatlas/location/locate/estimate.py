@@ -282,18 +282,16 @@ def _without_outliers(
 ) -> tuple[float, float]:
     """The robust mean again without the stations farther than ``reject_k × sqrt(v)``."""
     k2 = model.reject_k * model.reject_k
+    n = len(xs)
+    far = [i for i in range(n) if (xs[i] - x) ** 2 + (ys[i] - y) ** 2 > k2 * vs[i]]
+    if not far or n - len(far) < 2:
+        return x, y  # the usual case: every station agrees
     c2 = model.robust_c * model.robust_c
-    weights = []
-    kept = 0
-    for i in range(len(xs)):
-        r2 = (xs[i] - x) ** 2 + (ys[i] - y) ** 2
-        if r2 > k2 * vs[i]:
-            weights.append(0.0)
-        else:
-            weights.append(ws[i] / (1.0 + r2 / (c2 * vs[i])))
-            kept += 1
-    if kept < 2 or kept == len(xs):
-        return x, y
+    weights = [
+        ws[i] / (1.0 + ((xs[i] - x) ** 2 + (ys[i] - y) ** 2) / (c2 * vs[i])) for i in range(n)
+    ]
+    for i in far:
+        weights[i] = 0.0
     total = sum(weights)
     return (
         sum(w * xi for w, xi in zip(weights, xs, strict=True)) / total,
