@@ -64,9 +64,11 @@ The position constants were fitted on the simulated city of ``bench/locate_accur
 regression of log distance on signal and log radius) and are physically plausible: an effective
 path-loss slope of 33 dB per decade for WiFi (35 for Bluetooth) and 14 m at -70 dBm for an
 access point heard up to 100 m away; a grid search on the tuning worlds of ``bench/worlds.py``
-(path-loss exponents 2-4, GPS noise 4-20 m, ...) found nothing better. The accuracy constants
-(``spread_k``, ``radius_term``, ``accuracy_scale``) were calibrated on those tuning worlds so that
-at least 90 % of WiFi and 85 % of Bluetooth circles hold the true place in each of them; the
+(path-loss exponents 2-4, GPS noise 4-20 m, ...) found nothing better. ``sample_sigma`` and
+``reject_k`` were chosen on those tuning worlds (errors of answers, including places next to
+moved access points). The accuracy constants (``spread_k``, ``radius_term``, ``loudest_term``,
+``accuracy_scale``) were calibrated on them so that at least 90 % of WiFi and 85 % of Bluetooth
+circles hold the true place in each of them, with a margin (worst tuning world 95 %); the
 held-out worlds check that this carries over. They only change relative weights and the
 accuracy; positions are never extrapolated beyond the stations.
 
