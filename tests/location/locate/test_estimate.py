@@ -23,7 +23,7 @@ def test_symmetric_stations_give_their_centre() -> None:
 
 
 def test_stronger_signal_pulls() -> None:
-    fit = estimate_macs([ap(0, -50), ap(40, -85)], WIFI)
+    fit = estimate_macs([ap(0, -50, samples=500), ap(40, -85, samples=500)], WIFI)
     north = distance(51.5, -0.1, fit.lat, -0.1)
     assert 0 < north < 8
 
@@ -37,7 +37,8 @@ def test_accuracy_grows_with_disagreement_and_is_clamped() -> None:
     tight = estimate_macs([ap(0), ap(5), ap(10)], WIFI)
     loose = estimate_macs([ap(0, -88), ap(200, -88), ap(400, -88)], WIFI)
     assert tight.accuracy < loose.accuracy
-    assert estimate_macs([ap(0, -40, radius=5), ap(1, -40, radius=5)], WIFI).accuracy == 10.0
+    well_known = [ap(0, -40, radius=5, samples=5000), ap(1, -40, radius=5, samples=5000)]
+    assert estimate_macs(well_known, WIFI).accuracy == 10.0
     # Wide station radii (noisy or scattered observations) widen the circle.
     assert estimate_macs([ap(0, -40, radius=80), ap(1, -40, radius=80)], WIFI).accuracy > 15.0
     # Two weak beacons 90 m apart: a wide circle (Ichnaea's 50 m cap was too tight for it).
@@ -75,3 +76,36 @@ def test_cells() -> None:
     lat, lon, accuracy = estimate_cells([one, far], -140)
     assert 51.5 < lat < 51.55
     assert accuracy == pytest.approx(distance(lat, lon, 51.6, -0.1), rel=1e-3)
+
+
+def test_stations_known_from_few_observations_weigh_less() -> None:
+    # Same signal and radius; the one heard twice has a poorly known centre.
+    fit = estimate_macs([ap(0, -60, samples=2), ap(40, -60, samples=200)], WIFI)
+    assert distance(51.5 + 40 * M, -0.1, fit.lat, fit.lon) < 10
+    same = estimate_macs([ap(0, -60, samples=200), ap(40, -60, samples=200)], WIFI)
+    assert distance(51.5 + 20 * M, -0.1, same.lat, same.lon) < 1
+
+
+def test_circle_widens_when_the_loudest_station_is_known_from_few_observations() -> None:
+    others = [ap(30, -75, samples=200), ap(-30, -75, samples=200)]
+    well = estimate_macs([ap(0, -45, samples=200), *others], WIFI)
+    restarted = estimate_macs([ap(0, -45, samples=3), *others], WIFI)
+    assert restarted.accuracy > well.accuracy + 15
+    blue_well = estimate_macs([ap(0, -60, samples=200), ap(10, -75, samples=200)], BLUE)
+    blue_few = estimate_macs([ap(0, -60, samples=2), ap(10, -75, samples=200)], BLUE)
+    assert blue_few.accuracy > blue_well.accuracy + 5
+
+
+def test_station_far_from_agreeing_others_is_dropped() -> None:
+    agreeing = [ap(n, -70, samples=100) for n in (0, 10, 20, 30)]
+    # A strongly heard station 500 m away (moved, not noticed yet) still inside the query.
+    outlier = ap(500, -50, samples=100)
+    fit = estimate_macs([*agreeing, outlier], WIFI)
+    alone = estimate_macs(agreeing, WIFI)
+    assert distance(alone.lat, alone.lon, fit.lat, fit.lon) < 0.5
+    # Without the rule, the robust weights alone leave it a pull of several metres.
+    soft = estimate_macs([*agreeing, outlier], WIFI._replace(reject_k=0.0))
+    assert distance(alone.lat, alone.lon, soft.lat, soft.lon) > 1
+    # Two stations are never reduced to one: no rejection without a majority to agree with.
+    pair = estimate_macs([ap(0, -70, samples=100), ap(300, -70, samples=100)], WIFI)
+    assert 100 < distance(51.5, -0.1, pair.lat, pair.lon) < 200

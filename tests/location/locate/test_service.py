@@ -59,7 +59,9 @@ def test_three_wifis_one_positionless(engine: Engine) -> None:
     assert 51.5 < result.lat < 51.50001
     assert result.lat == pytest.approx(51.500005, abs=5e-6)
     assert result.lon == pytest.approx(-0.1)
-    assert result.accuracy == 10.0
+    # Ichnaea's 10 m minimum; here stations known from a single fix (stored centres typically
+    # tens of metres off) widen the circle.
+    assert 30.0 < result.accuracy < 150.0
     # Three fresh single-sample stations (0.05 each), times the cluster's agreement (~1 here).
     assert result.score == pytest.approx(0.15, rel=1e-3)
     assert (result.fallback, result.source, result.region) == (None, "internal", "GB")
@@ -160,7 +162,11 @@ def test_blocked_stations_unused(engine: Engine, blocked: dict[str, Any]) -> Non
 
 def test_bluetooth(engine: Engine) -> None:
     add_macs(
-        engine, "blue", [("a81122334455", 51.5, -0.1), ("a81122334466", 51.5002, -0.1)], radius=20
+        engine,
+        "blue",
+        [("a81122334455", 51.5, -0.1), ("a81122334466", 51.5002, -0.1)],
+        radius=20,
+        samples=50,
     )
     body = {"bluetoothBeacons": macs(("a8:11:22:33:44:55", -70), ("a8:11:22:33:44:66", -75))}
     result = best(engine, body)

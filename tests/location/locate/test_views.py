@@ -216,7 +216,8 @@ def test_wifi_answer(geo_app: Any, api: TestClient) -> None:
     rows = [("101010101010", 51.5, -0.1), ("202020202020", 51.50001, -0.1)]
     rows += [("303030303030", 51.50002, -0.1), ("404040404040", None, None)]
     now = utc_now()
-    add_macs(engine, "wifi", rows, created=now, modified=now, last_seen=now.date())
+    # Well observed stations: one known from a few fixes would widen the circle.
+    add_macs(engine, "wifi", rows, created=now, modified=now, last_seen=now.date(), samples=1000)
     wifis = [
         {"macAddress": "10:10:10:10:10:10", "channel": 11, "frequency": 2462, "ssid": "x"},
         {"macAddress": "20-20-20-20-20-20", "signalStrength": -130},
