@@ -41,9 +41,11 @@ from netatlas.monitor import views as monitor_views
 from netatlas.settings import Settings
 from netatlas.site import downloads as export_views
 from netatlas.site import errors as web_errors
+from netatlas.site import packs as pack_views
 from netatlas.site import pages as web_pages
 from netatlas.site.apidoc import ApiDocumentCache, ApiDocumentParts
 from netatlas.site.downloads import DownloadsParts, build_listing
+from netatlas.site.packs import PackListing, PacksParts, build_pack_listing
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ class AppServices(Services):
     broadband: Lazy[Broadband]
     stats: Lazy[StatsService]
     downloads: Lazy[CachedListing]
+    packs: Lazy[PackListing]
     admin_signer: Lazy[Signer]
     api_document: ApiDocumentCache
 
@@ -69,6 +72,7 @@ class AppServices(Services):
             broadband=Lazy(lambda: build_broadband(services)),
             stats=Lazy(lambda: build_stats(services)),
             downloads=Lazy(lambda: build_listing(services)),
+            packs=Lazy(lambda: build_pack_listing(services)),
             admin_signer=Lazy(lambda: build_signer(services)),
             api_document=ApiDocumentCache(),
         )
@@ -77,8 +81,10 @@ class AppServices(Services):
 
 def _holds_every_part(services: AppServices) -> None:
     """Type-checked only: the object gives each feature the parts its accessor expects."""
-    parts: tuple[BroadbandParts, StatsParts, DownloadsParts, AdminParts, ApiDocumentParts]
-    parts = (services, services, services, services, services)
+    parts: tuple[
+        BroadbandParts, StatsParts, DownloadsParts, PacksParts, AdminParts, ApiDocumentParts
+    ]
+    parts = (services, services, services, services, services, services)
     del parts
 
 
@@ -127,6 +133,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             *location_views.routes,
             *locate_views.routes,
             *monitor_views.routes,
+            *pack_views.routes,  # before /downloads/{name}
             *export_views.routes,
             *broadband_views.routes,
             *stats_views.routes,

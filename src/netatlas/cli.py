@@ -157,6 +157,13 @@ def cmd_tiles(args: argparse.Namespace, settings: Settings) -> int:
     return command.run(args, settings)
 
 
+def cmd_packs(args: argparse.Namespace, settings: Settings) -> int:
+    from netatlas.location.packs import cli as command
+
+    _upgrade(settings)
+    return command.run(args, settings)
+
+
 def cmd_ndt7(args: argparse.Namespace, settings: Settings) -> int:
     from netatlas.broadband.ndt7.worker import serve
 
@@ -212,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     exports, cells = add_export_parsers(sub)
     exports.set_defaults(func=cmd_exports)
     cells.set_defaults(func=cmd_cells)
+
+    from netatlas.location.packs.cli import add_parser as add_packs_parser
+
+    add_packs_parser(sub).set_defaults(func=cmd_packs)
 
     p = sub.add_parser("ndt7", help="serve the ndt7 speed test in a process of its own")
     p.add_argument("--host")

@@ -30,6 +30,7 @@ def _jobs() -> list[Job]:
     from netatlas.export.downloads import cell_export_diff, cell_export_full
     from netatlas.export.tasks import update_exports, update_incoming
     from netatlas.jobs.batches import prune_applied
+    from netatlas.location.packs.tasks import build_region_packs
     from netatlas.location.tasks import station_queues, update_cellarea, update_stations
     from netatlas.monitor.tasks import update_statcounter, update_statregion
 
@@ -58,6 +59,8 @@ def _jobs() -> list[Job]:
         # Each writes its file once per hour / day; the periods only bound the delay.
         Job("cell_export_diff", cell_export_diff, 300.0, pipeline=False),
         Job("cell_export_full", cell_export_full, 1800.0, pipeline=False),
+        # Builds each configured region's pack once per (UTC) day.
+        Job("build_region_packs", build_region_packs, 1800.0, pipeline=False),
     ]
     return jobs
 
