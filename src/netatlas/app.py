@@ -34,6 +34,7 @@ from netatlas.http.state import NAME, Lazy
 from netatlas.jobs.context import Context
 from netatlas.jobs.run import Scheduler
 from netatlas.location.locate import views as locate_views
+from netatlas.location.packs.listing import PackListing
 from netatlas.location.services import Services
 from netatlas.location.submit import views as location_views
 from netatlas.monitor import scrape
@@ -45,7 +46,7 @@ from netatlas.site import packs as pack_views
 from netatlas.site import pages as web_pages
 from netatlas.site.apidoc import ApiDocumentCache, ApiDocumentParts
 from netatlas.site.downloads import DownloadsParts, build_listing
-from netatlas.site.packs import PackListing, PacksParts, build_pack_listing
+from netatlas.site.packs import PacksParts, build_pack_listing
 
 log = logging.getLogger(__name__)
 

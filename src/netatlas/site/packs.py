@@ -22,6 +22,7 @@ from netatlas.http.responses import CORS_HEADERS
 from netatlas.http.state import Core, Lazy, state_of
 from netatlas.location.packs.build import Manifest, PackFile
 from netatlas.location.packs.listing import PackListing, Published
+from netatlas.location.packs.region import PackRegion
 from netatlas.location.packs.service import pack_store
 from netatlas.site.render import page
 
@@ -62,13 +63,13 @@ def _matches(request: Request, etag: str) -> bool:
     return False
 
 
-class PackFileLink(PackFile, frozen=True):
+class PackFileLink(PackFile, frozen=True, kw_only=True):
     url: str  # absolute: this host's /downloads/packs/{pack}/{name}
 
 
 class PackEntry(msgspec.Struct):
     pack: str
-    region: dict[str, object]
+    region: PackRegion
     built: str
     licence: str
     attribution: str
@@ -154,9 +155,7 @@ async def pack_file(request: Request) -> Response:
 routes = [
     Route("/downloads/packs", packs_redirect, methods=["GET", "HEAD"]),
     Route("/downloads/packs/", packs_page, methods=["GET", "HEAD"]),
-    Route(
-        "/downloads/packs/{pack}/{name}", pack_file, methods=["GET", "HEAD"], name="pack_file"
-    ),
+    Route("/downloads/packs/{pack}/{name}", pack_file, methods=["GET", "HEAD"], name="pack_file"),
     Route("/api/v1/packs", packs_api, methods=["GET", "HEAD"]),
 ]
 

@@ -79,7 +79,14 @@ def test_mls_file_per_mcc_is_read_by_the_cell_importer(ctx: Context) -> None:
     assert len(parsed) == 1
     row = parsed[0]
     assert not isinstance(row, Exception)
-    assert (row.radio, row.mcc, row.cid, row.psc, row.lat, row.lon) == ("lte", 262, 1, 5, 52.5, 13.4)
+    assert (row.radio, row.mcc, row.cid, row.psc, row.lat, row.lon) == (
+        "lte",
+        262,
+        1,
+        5,
+        52.5,
+        13.4,
+    )
     assert row.range == 800 and row.samples == 12
     assert row.created == int(dt.datetime(2026, 6, 1, tzinfo=dt.UTC).timestamp())
 
@@ -139,10 +146,10 @@ def test_region_selection_country_mcc_bbox(ctx: Context) -> None:
         return [r[4] for r in _rows(_files(ctx.settings, pack)["cells.csv.gz"])[1:]]
 
     assert cids("DE") == ["1", "2"] and de.counts["wifi"] == 1
-    assert de.region["mccs"] == [262] and de.region["kind"] == "country"
+    assert de.region.mccs == [262] and de.region.kind == "country"
     assert cids("mcc-208") == ["3"] and mcc.counts["wifi"] == 1
     assert cids("bbox-52.3_13_52.7_13.8") == ["1"] and box.counts["wifi"] == 1
-    assert box.region["bbox"] == [52.3, 13.0, 52.7, 13.8]
+    assert box.region.bbox == [52.3, 13.0, 52.7, 13.8] and box.region.mccs is None
 
 
 def test_region_text() -> None:
@@ -220,5 +227,7 @@ def test_empty_region_has_headers_only(engine: Engine, ctx: Context) -> None:
     manifest = _build(ctx, "mcc:262")[0]
     files = _files(ctx.settings, "mcc-262")
     assert manifest.counts == {"cells": 0, "wifi": 0}
-    assert _rows(files["cells.csv.gz"]) == [["mcc", "mnc", "type", "lac", "cid", "psc", "lat", "lon", "alt"]]
+    assert _rows(files["cells.csv.gz"]) == [
+        ["mcc", "mnc", "type", "lac", "cid", "psc", "lat", "lon", "alt"]
+    ]
     assert "mls-cells-262.csv.gz" in files

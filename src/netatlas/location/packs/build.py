@@ -29,7 +29,7 @@ from netatlas.location.packs.formats import (
     mls_writer,
     wifi_line,
 )
-from netatlas.location.packs.region import Region
+from netatlas.location.packs.region import PackRegion, Region
 from netatlas.location.packs.rows import MIN_CONTRIBUTORS, MIN_DAYS, iter_cells, iter_wifis
 from netatlas.storage.files import FileStore
 
@@ -57,7 +57,7 @@ class PackFile(msgspec.Struct, frozen=True):
 
 class Manifest(msgspec.Struct, frozen=True):
     pack: str  # the region id
-    region: dict[str, object]  # kind, and country / mccs / bbox (south, west, north, east)
+    region: PackRegion
     built: str  # ISO 8601 UTC
     build: str  # the build's stamp (its directory in the store)
     licence: str
@@ -117,8 +117,8 @@ def _write_files(
                 wifi = PackWriter(work / "wifi.csv.gz", WIFI_HEADER, options.level)
                 writers.append(wifi)
                 add_wifi = wifi.add
-                for w in iter_wifis(conn, region, today):
-                    add_wifi(wifi_line(w))
+                for ap in iter_wifis(conn, region, today):
+                    add_wifi(wifi_line(ap))
         size, digest = cells.close()
         files.append(PackFile(cells.path.name, "microg-cells", cells.rows, size, digest))
         if wifi is not None:

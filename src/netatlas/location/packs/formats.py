@@ -46,8 +46,7 @@ _FLUSH: Final = 8_000  # lines buffered before a write to the compressor
 def cell_line(c: PackCell) -> str:
     psc = "" if c.psc is None else str(c.psc)
     return (
-        f"{c.mcc},{c.mnc},{MICROG_TYPE[c.radio]},{c.lac},{c.cid},{psc},"
-        f"{c.lat:.6f},{c.lon:.6f},\n"
+        f"{c.mcc},{c.mnc},{MICROG_TYPE[c.radio]},{c.lac},{c.cid},{psc},{c.lat:.6f},{c.lon:.6f},\n"
     )
 
 

@@ -18,12 +18,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import msgspec
+
 from netatlas.geo.mcc import regions_for_mcc, valid_mccs
 from netatlas.geo.regions import get_regions
 
-__all__ = ["Region", "RegionError", "parse_region", "parse_regions"]
+__all__ = ["PackRegion", "Region", "RegionError", "parse_region", "parse_regions"]
 
 _ID = re.compile(r"^(?:[A-Z]{2}|mcc-\d{3}|bbox-[-0-9._]+)$")
+
+
+class PackRegion(msgspec.Struct, omit_defaults=True, frozen=True):
+    """A pack's region as its manifest states it."""
+
+    id: str
+    kind: str  # country | mcc | bbox
+    country: str | None = None  # ISO 3166 alpha-2
+    mccs: list[int] | None = None  # the region's mobile country codes
+    bbox: list[float] | None = None  # south, west, north, east (degrees)
 
 
 class RegionError(ValueError):
@@ -47,16 +59,15 @@ class Region:
             return regions_for_mcc(self.mccs[0])
         return ()
 
-    def describe(self) -> dict[str, object]:
+    def describe(self) -> PackRegion:
         """The manifest's ``region`` object."""
-        found: dict[str, object] = {"id": self.id, "kind": self.kind}
-        if self.country:
-            found["country"] = self.country
-        if self.mccs:
-            found["mccs"] = list(self.mccs)
-        if self.bbox is not None:
-            found["bbox"] = list(self.bbox)
-        return found
+        return PackRegion(
+            self.id,
+            self.kind,
+            self.country,
+            list(self.mccs) if self.mccs else None,
+            list(self.bbox) if self.bbox is not None else None,
+        )
 
 
 def _number(text: str) -> str:

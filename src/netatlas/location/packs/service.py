@@ -55,9 +55,7 @@ def build_packs(
     ]
 
 
-def due_regions(
-    store: FileStore, regions: Sequence[Region], today: dt.date
-) -> list[Region]:
+def due_regions(store: FileStore, regions: Sequence[Region], today: dt.date) -> list[Region]:
     """The regions whose newest pack was not built today (UTC)."""
     due = []
     for region in regions:

@@ -140,9 +140,7 @@ def restart(observations: Sequence[Observation]) -> Vouch:
 
 def carry(station: Station, observations: Sequence[Observation], today: date) -> Vouch:
     """A position these observations refine: new contributors and a new day are added."""
-    contributor, contributors = _count(
-        station.contributor, station.contributors or 0, observations
-    )
+    contributor, contributors = _count(station.contributor, station.contributors or 0, observations)
     days = station.days or 0
     if days == 0 or station.last_seen != today:
         days = min(days + 1, MAX_DAYS)
