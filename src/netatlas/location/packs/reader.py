@@ -21,7 +21,7 @@ from netatlas.location.cells.csvfile import BadRow, read_rows
 from netatlas.location.packs.formats import CELLS_HEADER, MICROG_TYPE
 from netatlas.location.radio import RADIOS
 
-__all__ = ["CellPack", "Heard", "TYPE_OF"]
+__all__ = ["TYPE_OF", "CellPack", "Heard"]
 
 TYPE_OF: Final = MICROG_TYPE
 
