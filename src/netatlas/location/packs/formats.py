@@ -15,10 +15,8 @@ index column, no quoting (no field can hold a comma).
 
 from __future__ import annotations
 
-import calendar
 import gzip
 import hashlib
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Final
 
@@ -54,20 +52,11 @@ def wifi_line(w: PackWifi) -> str:
     return f"{w.mac.hex()},{w.lat:.6f},{w.lon:.6f},\n"
 
 
-def _seconds(value: datetime | str | None) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, str):  # SQLite text, should a driver hand it over raw
-        value = datetime.fromisoformat(value)
-    return calendar.timegm(value.utctimetuple())
-
-
 def mls_row(c: PackCell) -> str:
     """The MLS CSV line of a cell (CRLF, as the public exports)."""
-    updated = _seconds(c.modified)
     row = CellRow(
         c.radio, c.mcc, c.mnc, c.lac, c.cid, c.psc, c.lon, c.lat, c.radius, c.samples,
-        _seconds(c.created) or updated, updated,
+        c.created or c.modified, c.modified,
     )  # fmt: skip
     return format_row(row)
 
@@ -100,20 +89,26 @@ class PackWriter:
         self._gz = gzip.GzipFile(
             filename="", fileobj=self._hashing, mode="wb", compresslevel=level, mtime=0
         )
-        self._buffer: list[str] = [header + newline]
+        self._gz.write((header + newline).encode())
+        # Lines waiting for the compressor: callers append to it and call :meth:`spill`
+        # now and then (a method call per line costs more than the line's formatting).
+        self.lines: list[str] = []
 
     def add(self, line: str) -> None:
-        buffer = self._buffer
-        buffer.append(line)
-        self.rows += 1
-        if len(buffer) >= _FLUSH:
-            self._gz.write("".join(buffer).encode())
-            buffer.clear()
+        self.lines.append(line)
+        self.spill()
+
+    def spill(self, at: int = _FLUSH) -> None:
+        """Compress the waiting lines if there are at least ``at``."""
+        lines = self.lines
+        if len(lines) >= at:
+            self.rows += len(lines)
+            self._gz.write("".join(lines).encode())
+            lines.clear()
 
     def close(self) -> tuple[int, str]:
         """Finish the file; returns (size in bytes, sha256 hex)."""
-        self._gz.write("".join(self._buffer).encode())
-        self._buffer.clear()
+        self.spill(0)
         self._gz.close()
         self._raw.close()
         return self._hashing.size, self._hashing.sha256.hexdigest()

@@ -21,9 +21,9 @@ from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Any, Final, NamedTuple
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, or_, select
+from sqlalchemy import BigInteger, ColumnElement, Connection, Table, and_, cast, func, or_, select
 
-from netatlas.location.locate.score import day_of, is_blocked
+from netatlas.location.locate.score import is_blocked
 from netatlas.location.models import RADIOS, SHARDS, cell_tables, wifi_shards
 from netatlas.location.packs.region import Region
 
@@ -32,6 +32,7 @@ __all__ = ["MIN_CONTRIBUTORS", "MIN_DAYS", "PackCell", "PackWifi", "iter_cells",
 MIN_CONTRIBUTORS: Final = 2
 MIN_DAYS: Final = 2
 _YIELD: Final = 20_000
+_EPOCH_DAY: Final = 719_163  # date(1970, 1, 1).toordinal()
 
 
 class PackCell(NamedTuple):
@@ -45,8 +46,8 @@ class PackCell(NamedTuple):
     lon: float
     radius: int
     samples: int
-    created: Any  # datetime (or SQLite text), for the MLS file's times
-    modified: Any
+    created: int  # seconds since the epoch (0: unknown), for the MLS file's times
+    modified: int
 
 
 class PackWifi(NamedTuple):
@@ -86,8 +87,22 @@ def _where(t: Table, region: Region, cells: bool) -> list[ColumnElement[bool]] |
     return [t.c.region.in_(codes)]
 
 
-def _usable(today: int, row: Any) -> bool:
-    return not is_blocked(today, day_of(row.created), day_of(row.block_last), row.block_count)
+def _epoch(conn: Connection, column: Any) -> ColumnElement[Any]:
+    """Seconds since the epoch, computed by the database: a million rows' dates are not
+    parsed one by one in Python."""
+    if conn.dialect.name == "postgresql":
+        return cast(func.extract("epoch", column), BigInteger)
+    return cast(func.strftime("%s", column), BigInteger)
+
+
+def _day(seconds: int | None) -> int | None:
+    return None if seconds is None else seconds // 86_400 + _EPOCH_DAY
+
+
+def _usable(today: int, created: int | None, block_last: int | None, count: int | None) -> bool:
+    if not count and block_last is None:
+        return True  # never blocked (most stations): nothing to check
+    return not is_blocked(today, _day(created), _day(block_last), count)
 
 
 def iter_cells(
@@ -107,18 +122,20 @@ def iter_cells(
         query = (
             select(
                 t.c.mcc, t.c.mnc, t.c.lac, t.c.cid, t.c.psc, t.c.lat, t.c.lon, t.c.radius,
-                t.c.samples, t.c.created, t.c.modified, t.c.block_last, t.c.block_count,
+                t.c.samples, _epoch(conn, t.c.created), _epoch(conn, t.c.modified),
+                _epoch(conn, t.c.block_last), t.c.block_count,
             )
             .where(*_vouched(t), origin, *where)
             .order_by(t.c.cellid)
         )  # fmt: skip
         result = conn.execution_options(stream_results=True, yield_per=_YIELD).execute(query)
-        for r in result:
-            if _usable(day, r):
-                yield PackCell(
-                    radio, r.mcc, r.mnc, r.lac, r.cid, r.psc, r.lat, r.lon,
-                    r.radius or 0, r.samples or 0, r.created, r.modified,
-                )  # fmt: skip
+        for part in result.partitions():  # a batch at a time: no per-row fetch overhead
+            for mcc, mnc, lac, cid, psc, lat, lon, radius, samples, cr, mo, bl, bc in part:
+                if _usable(day, cr, bl, bc):
+                    yield PackCell(
+                        radio, mcc, mnc, lac, cid, psc, lat, lon, radius or 0, samples or 0,
+                        cr or 0, mo or 0,
+                    )  # fmt: skip
 
 
 def iter_wifis(conn: Connection, region: Region, today: date) -> Iterator[PackWifi]:
@@ -130,11 +147,19 @@ def iter_wifis(conn: Connection, region: Region, today: date) -> Iterator[PackWi
         if where is None:
             continue
         query = (
-            select(t.c.mac, t.c.lat, t.c.lon, t.c.created, t.c.block_last, t.c.block_count)
+            select(
+                t.c.mac,
+                t.c.lat,
+                t.c.lon,
+                _epoch(conn, t.c.created),
+                _epoch(conn, t.c.block_last),
+                t.c.block_count,
+            )
             .where(*_vouched(t), *where)
             .order_by(t.c.mac)
         )
         result = conn.execution_options(stream_results=True, yield_per=_YIELD).execute(query)
-        for r in result:
-            if _usable(day, r):
-                yield PackWifi(bytes(r.mac), r.lat, r.lon)
+        for part in result.partitions():
+            for mac, lat, lon, created, block_last, count in part:
+                if _usable(day, created, block_last, count):
+                    yield PackWifi(bytes(mac), lat, lon)
