@@ -36,6 +36,7 @@ from netatlas.jobs.context import Context
 from netatlas.jobs.run import Scheduler
 from netatlas.location import keyviews
 from netatlas.location.locate import views as locate_views
+from netatlas.location.packs.listing import PackListing
 from netatlas.location.services import Services
 from netatlas.location.submit import views as location_views
 from netatlas.monitor import scrape
@@ -45,9 +46,11 @@ from netatlas.site import downloads as export_views
 from netatlas.site import dumps as dump_views
 from netatlas.site import errors as web_errors
 from netatlas.site import keys as key_pages
+from netatlas.site import packs as pack_views
 from netatlas.site import pages as web_pages
 from netatlas.site.apidoc import ApiDocumentCache, ApiDocumentParts
 from netatlas.site.downloads import DownloadsParts, build_listing
+from netatlas.site.packs import PacksParts, build_pack_listing
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,7 @@ class AppServices(Services):
     broadband: Lazy[Broadband]
     stats: Lazy[StatsService]
     downloads: Lazy[CachedListing]
+    packs: Lazy[PackListing]
     admin_signer: Lazy[Signer]
     api_document: ApiDocumentCache
 
@@ -73,6 +77,7 @@ class AppServices(Services):
             broadband=Lazy(lambda: build_broadband(services)),
             stats=Lazy(lambda: build_stats(services)),
             downloads=Lazy(lambda: build_listing(services)),
+            packs=Lazy(lambda: build_pack_listing(services)),
             admin_signer=Lazy(lambda: build_signer(services)),
             api_document=ApiDocumentCache(),
         )
@@ -81,8 +86,10 @@ class AppServices(Services):
 
 def _holds_every_part(services: AppServices) -> None:
     """Type-checked only: the object gives each feature the parts its accessor expects."""
-    parts: tuple[BroadbandParts, StatsParts, DownloadsParts, AdminParts, ApiDocumentParts]
-    parts = (services, services, services, services, services)
+    parts: tuple[
+        BroadbandParts, StatsParts, DownloadsParts, PacksParts, AdminParts, ApiDocumentParts
+    ]
+    parts = (services, services, services, services, services, services)
     del parts
 
 
@@ -133,6 +140,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             *keyviews.routes,
             *key_pages.routes,
             *monitor_views.routes,
+            *pack_views.routes,  # before /downloads/{name}
             *export_views.routes,
             *dump_views.routes,
             *broadband_views.routes,

@@ -167,6 +167,13 @@ def cmd_tiles(args: argparse.Namespace, settings: Settings) -> int:
     return command.run(args, settings)
 
 
+def cmd_packs(args: argparse.Namespace, settings: Settings) -> int:
+    from netatlas.location.packs import cli as command
+
+    _upgrade(settings)
+    return command.run(args, settings)
+
+
 def cmd_ndt7(args: argparse.Namespace, settings: Settings) -> int:
     from netatlas.broadband.ndt7.worker import serve
 
@@ -226,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     from netatlas.export.dump.cli import add_parser as add_dump_parser
 
     add_dump_parser(sub).set_defaults(func=cmd_dump)
+    from netatlas.location.packs.cli import add_parser as add_packs_parser
+
+    add_packs_parser(sub).set_defaults(func=cmd_packs)
 
     p = sub.add_parser("ndt7", help="serve the ndt7 speed test in a process of its own")
     p.add_argument("--host")

@@ -44,6 +44,7 @@ def _jobs() -> list[Job]:
     from netatlas.export.dump.service import dump_daily
     from netatlas.export.tasks import update_exports, update_incoming
     from netatlas.jobs.batches import prune_applied
+    from netatlas.location.packs.tasks import build_region_packs
     from netatlas.location.tasks import station_queues, update_cellarea, update_stations
     from netatlas.monitor.tasks import update_statcounter, update_statregion
 
@@ -76,6 +77,8 @@ def _jobs() -> list[Job]:
         Job("open_data_publish", open_data_publish, 3600.0, pipeline=False),
         # Only when NETATLAS_DUMP_DAILY is on; writes the day's dump once.
         Job("wifi_dump_daily", dump_daily, 3600.0, pipeline=False),
+        # Builds each configured region's pack once per (UTC) day.
+        Job("build_region_packs", build_region_packs, 1800.0, pipeline=False),
     ]
     return jobs
 

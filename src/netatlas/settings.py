@@ -202,6 +202,30 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("dump_licence", str, "ODbL-1.0", "Licence named in the dump's manifest."),
     Setting(
+        "packs_regions",
+        str,
+        "",
+        "Offline packs built daily: country codes, MCCs or bbox:S,W,N,E, space-separated.",
+    ),
+    Setting(
+        "packs_wifi",
+        _bool,
+        "false",
+        "Add wifi.csv.gz (MAC and position of vouched-for access points) to offline packs.",
+    ),
+    Setting(
+        "packs_licence",
+        str,
+        "ODbL-1.0",
+        "Licence named in offline pack manifests (an SPDX id or a URL).",
+    ),
+    Setting(
+        "packs_attribution",
+        str,
+        "NetAtlas contributors",
+        "Attribution text offline pack manifests ask users of the data to show.",
+    ),
+    Setting(
         "ndt7_mode",
         _ndt7_mode,
         "local",
@@ -390,6 +414,10 @@ class Settings:
     dump_min_stations: int = 5
     dump_hash_cost: int = 11
     dump_licence: str = "ODbL-1.0"
+    packs_regions: str = ""
+    packs_wifi: bool = False
+    packs_licence: str = "ODbL-1.0"
+    packs_attribution: str = "NetAtlas contributors"
     ndt7_mode: str = "local"
     ndt7_tokens_required: bool = False
     ndt7_max_tests: int = 8

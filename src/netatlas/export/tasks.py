@@ -54,7 +54,7 @@ def internal_pushes(
         for report in sub.reports:
             if not config.accepts(sub.api_key, report_source(report)):
                 continue
-            obs = observations_from_report(report, ctx.regions, regions_for_mcc)
+            obs = observations_from_report(report, ctx.regions, regions_for_mcc, sub.contributor)
             dropped.update(obs.drops)
             if obs.empty:
                 continue

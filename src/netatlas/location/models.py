@@ -53,6 +53,13 @@ def _station_columns() -> list[Column[object]]:
         Column("block_first", Date),
         Column("block_last", Date),
         Column("block_count", SmallInteger),
+        # Who vouches for the current position (offline packs publish only stations seen by
+        # two contributors on two days): a keyed 31-bit hash of the first contributor, dropped
+        # once a second one is seen; distinct contributors (up to 2); distinct days (up to 255).
+        # All three restart with the position (new, moved, replaced or blocked station).
+        Column("contributor", Integer),
+        Column("contributors", SmallInteger),
+        Column("days", SmallInteger),
     ]
 
 

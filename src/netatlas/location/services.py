@@ -13,6 +13,7 @@ from netatlas.db.engine import engine_from_settings, make_read_engine
 from netatlas.geo.geoip import GeoIP, MaxMindGeoIP
 from netatlas.geo.regions import get_regions
 from netatlas.http.ratelimit import Limiter, limiter_from_settings
+from netatlas.http.secret import derive, site_secret
 from netatlas.http.state import state_of
 from netatlas.location.fallback import FallbackClient, fallback_client_from_settings
 from netatlas.location.keys import KeyCache
@@ -34,6 +35,7 @@ class Services:
     geoip: GeoIP | None  # None when no GeoIP database is configured
     backpressure: Backpressure  # backlog limits for submissions and query learning
     signup: Configured[Policy]  # who may sign up for a key (settings or /admin/keys)
+    contributor_key: bytes  # keys submit.intake.contributor_id; empty: ids unknown
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -60,6 +62,9 @@ class Services:
                 queue, settings.backlog_soft_limit, settings.backlog_hard_limit
             ),
             signup=signup_policy(settings, engine),
+            contributor_key=derive(
+                site_secret(settings.secret_key, settings.data_dir), "contributor"
+            ),
         )
 
     def close(self) -> None:

@@ -91,6 +91,7 @@ FALLBACK: dict[str, Any] = {
         },
         "/api/v1/stats/regions": {"get": _op("Stations per country")},
         "/api/v1/downloads": {"get": _op("The cell data files to download")},
+        "/api/v1/packs": {"get": _op("Offline region packs (microG, Local NLP Backend)")},
         "/tiles/{z}/{x}/{y}.png": {
             "get": _op(
                 "Coverage map tiles (where contributors have been)",

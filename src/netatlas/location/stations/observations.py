@@ -27,6 +27,7 @@ from netatlas.location.submit.report import Position, Report, report_source
 Kind: TypeAlias = Literal["wifi", "blue", "cell"]
 
 _pow = math.pow
+_replace = msgspec.structs.replace
 
 
 # Observations travel in shard-queue chunks and thousands are decoded per updater batch, so
@@ -42,6 +43,7 @@ class WifiObservation(msgspec.Struct, array_like=True, gc=False, frozen=True):
     snr: int | None
     source: int  # SOURCE_CODE of the report's position
     weight: float
+    contributor: int = 0  # who submitted it (see submit.intake.contributor_id); 0: unknown
 
 
 class BlueObservation(msgspec.Struct, array_like=True, gc=False, frozen=True):
@@ -54,6 +56,7 @@ class BlueObservation(msgspec.Struct, array_like=True, gc=False, frozen=True):
     signal: int | None
     source: int
     weight: float
+    contributor: int = 0
 
 
 class CellObservation(msgspec.Struct, array_like=True, gc=False, frozen=True):
@@ -73,6 +76,7 @@ class CellObservation(msgspec.Struct, array_like=True, gc=False, frozen=True):
     ta: int | None
     source: int
     weight: float
+    contributor: int = 0
 
 
 Observation: TypeAlias = WifiObservation | BlueObservation | CellObservation
@@ -226,8 +230,11 @@ def observations_from_report(
     report: Report,
     regions: RegionLookup,
     mcc_regions: Callable[[int], tuple[str, ...]],
+    contributor: int = 0,
 ) -> ReportObservations:
     """Validate one report and turn its networks into weighted observations.
+
+    ``contributor`` (the submitter's id, 0 when unknown) is carried by every observation.
 
     Drop reasons are counted in ``drops``: ``report_no_position``, ``report_bad_position``,
     ``report_outside_regions`` (the whole report), and per network ``<kind>_invalid``,
@@ -269,6 +276,10 @@ def observations_from_report(
         out.cells = _cells(
             report, pos, regions, mcc_regions, accuracy, speed, speed_w, pos_age, source, drops
         )
+    if contributor:
+        out.wifis = [_replace(o, contributor=contributor) for o in out.wifis]
+        out.blues = [_replace(o, contributor=contributor) for o in out.blues]
+        out.cells = [_replace(o, contributor=contributor) for o in out.cells]
     return out
 
 

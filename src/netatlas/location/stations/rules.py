@@ -31,6 +31,8 @@ BLOCK_MONTH_DAYS: Final = 30  # at most one block per 30 days of known life
 MAX_SAMPLES: Final = 2**32 - 1
 MAX_WEIGHT: Final = 1e9
 MAX_BLOCK_COUNT: Final = 255  # Ichnaea's column is a tinyint unsigned
+MAX_CONTRIBUTORS: Final = 2  # distinct contributors are counted up to this (packs need two)
+MAX_DAYS: Final = 255
 
 GNSS: Final = SOURCE_CODE["gnss"]
 QUERY: Final = SOURCE_CODE["query"]
@@ -80,6 +82,9 @@ class Station(msgspec.Struct, gc=False):
     block_first: date | None = None
     block_last: date | None = None
     block_count: int | None = None
+    contributor: int | None = None
+    contributors: int | None = None
+    days: int | None = None
 
 
 STATION_COLUMNS: Final = Station.__struct_fields__
@@ -97,6 +102,49 @@ class Aggregate(NamedTuple):
     radius: int
     samples: int
     weight: float
+
+
+class Vouch(NamedTuple):
+    """Who vouches for a station's current position (see :func:`restart` and :func:`carry`)."""
+
+    contributor: int | None  # the first contributor's id while it is the only one
+    contributors: int  # distinct contributors, up to MAX_CONTRIBUTORS
+    days: int  # distinct days with observations, up to MAX_DAYS
+
+
+NOBODY: Final = Vouch(None, 0, 0)
+
+
+def _count(
+    contributor: int | None, contributors: int, observations: Sequence[Observation]
+) -> tuple[int | None, int]:
+    for o in observations:
+        if contributors >= MAX_CONTRIBUTORS:
+            break
+        c = o.contributor
+        if not c or c == contributor:
+            continue  # 0: unknown (older queue items, imports)
+        if contributor is None:
+            contributor, contributors = c, 1
+        else:
+            # Two are all that is ever asked for: the pseudonym is not kept past that.
+            contributor, contributors = None, MAX_CONTRIBUTORS
+    return contributor, contributors
+
+
+def restart(observations: Sequence[Observation]) -> Vouch:
+    """A position that starts with these observations: today is its first day."""
+    contributor, contributors = _count(None, 0, observations)
+    return Vouch(contributor, contributors, 1)
+
+
+def carry(station: Station, observations: Sequence[Observation], today: date) -> Vouch:
+    """A position these observations refine: new contributors and a new day are added."""
+    contributor, contributors = _count(station.contributor, station.contributors or 0, observations)
+    days = station.days or 0
+    if days == 0 or station.last_seen != today:
+        days = min(days + 1, MAX_DAYS)
+    return Vouch(contributor, contributors, days)
 
 
 class Decision(NamedTuple):
@@ -179,13 +227,13 @@ def decide(
     if station is None:
         if agg is None:
             return Decision(NEW_BLOCK, new_block(now), False)
-        return Decision(NEW, new_station(agg, source, now), True)
+        return Decision(NEW, new_station(agg, source, now, restart(chosen)), True)
     lat = station.lat
     lon = station.lon
     if lat is None or lon is None:
         if agg is None:
             return Decision(NOTHING, None, False)
-        return change(station, agg, source, now, in_region)
+        return change(station, agg, source, now, in_region, carry(station, chosen, today))
     if agg is None:
         return Decision(BLOCK, block(station, now), False)
     agree = True
@@ -199,15 +247,15 @@ def decide(
         if stored_gnss:
             if source == GNSS:
                 if move_dist is not None and has_moved(station, agg, move_dist):
-                    return Decision(MOVE, replace(station, agg, source, now), True)
-                return change(station, agg, source, now, in_region)
+                    return Decision(MOVE, replace(station, agg, source, now, restart(chosen)), True)
+                return change(station, agg, source, now, in_region, carry(station, chosen, today))
             return confirm(station, today)
         if source == GNSS:
-            return Decision(REPLACE, replace(station, agg, source, now), True)
-        return change(station, agg, source, now, in_region)
+            return Decision(REPLACE, replace(station, agg, source, now, restart(chosen)), True)
+        return change(station, agg, source, now, in_region, carry(station, chosen, today))
     modified = station.modified or station.created
     if modified is not None and now - modified > MAX_OLD_AGE:
-        return Decision(REPLACE, replace(station, agg, source, now), True)
+        return Decision(REPLACE, replace(station, agg, source, now, restart(chosen)), True)
     return Decision(BLOCK, block(station, now), False)
 
 
@@ -229,17 +277,20 @@ def has_moved(station: Station, agg: Aggregate, move_dist: float) -> bool:
     return distance(lat, lon, agg.lat, agg.lon) > limit
 
 
-def new_station(agg: Aggregate, source: int, now: datetime) -> Station:
+def new_station(agg: Aggregate, source: int, now: datetime, vouch: Vouch = NOBODY) -> Station:
     return Station(
         agg.lat, agg.lon, agg.max_lat, agg.min_lat, agg.max_lon, agg.min_lon, agg.radius,
         None, min(agg.samples, MAX_SAMPLES), source, min(agg.weight, MAX_WEIGHT),
-        now, now, now.date(), None, None, 0,
+        now, now, now.date(), None, None, 0, *vouch,
     )  # fmt: skip
 
 
 def new_block(now: datetime) -> Station:
     today = now.date()
-    return Station(created=now, modified=now, block_first=today, block_last=today, block_count=1)
+    return Station(
+        created=now, modified=now, block_first=today, block_last=today, block_count=1,
+        contributors=0, days=0,
+    )  # fmt: skip
 
 
 def confirm(station: Station, today: date) -> Decision:
@@ -258,15 +309,19 @@ def block(station: Station, now: datetime) -> Station:
         block_first=station.block_first or today,
         block_last=today,
         block_count=min((station.block_count or 0) + 1, MAX_BLOCK_COUNT),
+        contributors=0,  # the position is gone; whoever vouched for it vouches for nothing
+        days=0,
     )
 
 
-def replace(station: Station, agg: Aggregate, source: int, now: datetime) -> Station:
+def replace(
+    station: Station, agg: Aggregate, source: int, now: datetime, vouch: Vouch = NOBODY
+) -> Station:
     return Station(
         agg.lat, agg.lon, agg.max_lat, agg.min_lat, agg.max_lon, agg.min_lon, agg.radius,
         station.region, min(agg.samples, MAX_SAMPLES), source, min(agg.weight, MAX_WEIGHT),
         station.created or now, now, now.date(),
-        station.block_first, station.block_last, station.block_count,
+        station.block_first, station.block_last, station.block_count, *vouch,
     )  # fmt: skip
 
 
@@ -276,6 +331,7 @@ def change(
     source: int,
     now: datetime,
     in_region: Callable[[float, float, str], bool],
+    vouch: Vouch = NOBODY,
 ) -> Decision:
     """Merge new observations into a station; the old weight counts at most MAX_OLD_WEIGHT."""
     old_lat = station.lat
@@ -315,6 +371,6 @@ def change(
         source,
         weight if weight < MAX_WEIGHT else MAX_WEIGHT,
         station.created or now, now, now.date(),
-        station.block_first, station.block_last, station.block_count,
+        station.block_first, station.block_last, station.block_count, *vouch,
     )  # fmt: skip
     return Decision(CHANGE, merged, lookup)

@@ -5,6 +5,7 @@ This is the domain step behind the three submit routes; it knows nothing about H
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from typing import Literal
@@ -19,6 +20,19 @@ from netatlas.location.submit.report import Submission, encode_submission
 from netatlas.queue import Queue, QueueUnavailable
 
 INCOMING = "incoming"
+
+
+def contributor_id(address: str | None, key: bytes) -> int:
+    """A contributor's id: a 31-bit hash of the client address keyed with a site secret.
+
+    Stations remember who vouches for their position (offline packs publish only stations seen
+    by two contributors); the keyed hash lets two submissions be told apart without the
+    address being kept or recoverable. 0 (unknown) without an address or a key.
+    """
+    if not address or not key:
+        return 0
+    digest = hashlib.blake2b(address.encode(), key=key[:64], digest_size=4).digest()
+    return (int.from_bytes(digest, "big") & 0x7FFFFFFF) or 1
 
 
 def prepare_submission(
@@ -40,7 +54,7 @@ def prepare_submission(
 
 
 def parse_submission(
-    text: str, *, api: Literal["v2", "v1", "v0"], key: ApiKey | None
+    text: str, *, api: Literal["v2", "v1", "v0"], key: ApiKey | None, contributor: int = 0
 ) -> tuple[bytes | None, int]:
     """Parse a decoded body into the queue item; returns (item or None, reports)."""
     now_ms = int(time.time() * 1000)
@@ -53,7 +67,10 @@ def parse_submission(
     if key is not None and random.random() * 100 >= key.store_sample_submit:
         return None, 0
     submission = Submission(
-        reports=result.reports, api_key=key.valid_key if key else None, received=now_ms
+        reports=result.reports,
+        api_key=key.valid_key if key else None,
+        received=now_ms,
+        contributor=contributor,
     )
     return encode_submission(submission), len(result.reports)
 

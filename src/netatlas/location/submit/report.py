@@ -77,6 +77,9 @@ class Submission(msgspec.Struct, omit_defaults=True):
     reports: list[Report]
     api_key: str | None = None
     received: int = 0  # ms since the epoch, the server's clock at acceptance
+    # Who submitted it: a keyed 31-bit hash of the client's address (see
+    # intake.contributor_id), never the address itself; 0 when unknown.
+    contributor: int = 0
 
 
 _encoder = msgspec.msgpack.Encoder()

@@ -26,7 +26,7 @@ from netatlas.http.responses import (
 from netatlas.location.schema import SubmitResponse, SubmitV0, SubmitV1, SubmitV2
 from netatlas.location.services import services_of
 from netatlas.location.submit.backpressure import Overloaded
-from netatlas.location.submit.intake import parse_submission, queue_submission
+from netatlas.location.submit.intake import contributor_id, parse_submission, queue_submission
 
 METHODS = ["GET", "HEAD", "POST", "OPTIONS"]
 
@@ -49,9 +49,11 @@ def _submit_view(api: Literal["v2", "v1", "v0"]):  # type: ignore[no-untyped-def
             charset = charset_of(request)
             # Submissions without a known key count against their address's rate limit, in
             # decoded bytes (a body that cannot be decoded: what it could have inflated to).
-            ip = None if key is not None else request_ip(request, services.settings.trusted_proxies)
+            address = request_ip(request, services.settings.trusted_proxies)
+            ip = None if key is not None else address
             if key is None:
                 keyless_client("submit", request.headers.get("user-agent"))
+            contributor = contributor_id(address, services.contributor_key)
 
             def count(size: int) -> None:
                 if ip is not None:
@@ -72,7 +74,7 @@ def _submit_view(api: Literal["v2", "v1", "v0"]):  # type: ignore[no-untyped-def
                     count(failed_size(raw, max_size))
                     raise
                 count(len(text))  # before the parse: a refused body is not parsed
-                return parse_submission(text, api=api, key=key)
+                return parse_submission(text, api=api, key=key, contributor=contributor)
 
             # A typical batch is decoded and parsed here, on the event loop: about a millisecond,
             # less than a thread hop costs under the GIL. A large one (over INLINE_BYTES) is
@@ -83,7 +85,9 @@ def _submit_view(api: Literal["v2", "v1", "v0"]):  # type: ignore[no-untyped-def
             try:
                 text = decode_small_body(raw, encoding, charset, max_size)
                 item, reports = (
-                    (None, 0) if text is None else parse_submission(text, api=api, key=key)
+                    (None, 0)
+                    if text is None
+                    else parse_submission(text, api=api, key=key, contributor=contributor)
                 )
             except ApiError:
                 if ip is not None:

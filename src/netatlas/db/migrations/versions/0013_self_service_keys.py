@@ -4,7 +4,7 @@
 ``key_hash`` is empty: the key is ``valid_key`` itself, in clear, as in Ichnaea).
 
 Revision ID: 0013_self_service_keys
-Revises: 0010_stats_unlocated
+Revises: 0011_station_contributors
 Create Date: 2026-12-05
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_self_service_keys"
-down_revision = "0010_stats_unlocated"
+down_revision = "0011_station_contributors"
 branch_labels = None
 depends_on = None
 
