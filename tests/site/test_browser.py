@@ -270,7 +270,7 @@ def test_the_map_draws_real_aggregates_and_the_slider_changes_the_period(
     page.check("input[name=metric][value=upload]")
     assert "Median upload" in (page.text_content("#legend-title") or "")
     page.check("input[name=metric][value=good]")
-    page.select_option("#use", "video_calls")
+    page.select_option("#use", "video_conferencing")
     assert "hd video calls" in (page.text_content("#legend-title") or "").lower()
     page.check("input[name=metric][value=download]")
     providers = page.locator("#isp option").all_text_contents()
