@@ -39,7 +39,9 @@ SCORES = (
 
 
 def _test(uuid: str, mbps: float, i: int, where: tuple[float, float], **kw: Any) -> dict[str, Any]:
-    r = row(uuid, mbps, when=T0 + timedelta(hours=i % 300), where=where, ip=f"192.0.2.{i % 50}", **kw)
+    r = row(
+        uuid, mbps, when=T0 + timedelta(hours=i % 300), where=where, ip=f"192.0.2.{i % 50}", **kw
+    )
     if kw.get("direction", "download") == "download":
         r["a"]["LossRate"] = 0.002  # 0.2 %: within every use's loss limit
     return r

@@ -74,10 +74,19 @@ def test_a_document_round_trips_and_edits_apply() -> None:
             "unknown keys",
         ),
         (
-            {"use_case": [{"key": "x", "download": 1, "upload": 1, "latency": 5,
-                           "weights": {"download": 0, "upload": 0, "latency": 0, "loss": 0}}]},
+            {
+                "use_case": [
+                    {
+                        "key": "x",
+                        "download": 1,
+                        "upload": 1,
+                        "latency": 5,
+                        "weights": {"download": 0, "upload": 0, "latency": 0, "loss": 0},
+                    }
+                ]
+            },
             "weight",
-        ),  # fmt: skip
+        ),
         ({"use_case": []}, "list of 1"),
     ],
 )

@@ -164,7 +164,11 @@ def parse_use_cases(data: Any) -> UseCaseTable:
     if not isinstance(scores, dict) or set(scores) - {"percentile"}:
         raise UseCaseError("scores is a table with one key, percentile")
     percentile = scores.get("percentile", DEFAULT_TABLE.percentile)
-    if isinstance(percentile, bool) or not isinstance(percentile, int) or not 50 <= percentile <= 99:
+    if (
+        isinstance(percentile, bool)
+        or not isinstance(percentile, int)
+        or not 50 <= percentile <= 99
+    ):
         raise UseCaseError("scores.percentile must be a whole number from 50 to 99")
     items = data.get("use_case")
     if items is None:

@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from netatlas.broadband import page
+from netatlas.broadband.aggregate.config import ConfigError
 from netatlas.broadband.ndt7 import spec
 from netatlas.broadband.ndt7.server import ChannelClosed
 from netatlas.broadband.schema import (
@@ -34,10 +35,9 @@ from netatlas.broadband.schema import (
     SurveySubmission,
 )
 from netatlas.broadband.service import Broadband, Connection
-from netatlas.broadband.aggregate.config import ConfigError
 from netatlas.broadband.state import broadband_of, stats_of
-from netatlas.broadband.usecases import DEFAULT_TABLE, UseCaseTable
 from netatlas.broadband.survey import SurveyError
+from netatlas.broadband.usecases import DEFAULT_TABLE, UseCaseTable
 from netatlas.http.clientip import client_ip
 from netatlas.http.errors import ApiError, ErrorEnvelope, ParseError
 from netatlas.http.openapi import OpenAPIPath, Reply

@@ -314,9 +314,7 @@ def aggregations_source(engine: Engine, path: str) -> Configured[tuple[Aggregati
     return Configured(engine, DOCUMENT, parse_aggregations, lambda: load_aggregations(path))
 
 
-def as_document(
-    aggs: Sequence[Aggregation], cases: UseCaseTable | None = None
-) -> dict[str, Any]:
+def as_document(aggs: Sequence[Aggregation], cases: UseCaseTable | None = None) -> dict[str, Any]:
     """Aggregations (and the use-case table, when given) as the document
     :func:`parse_aggregations` reads (the admin editor shows the ones in force this way);
     settings left at their default are left out."""

@@ -76,7 +76,8 @@ def publish_evidence(
         if f"{name}_advertised_count" in wanted:
             ok = shown[name] & (count >= threshold)
             out[f"{name}_advertised_count"] = [
-                int(c) if good else None for c, good in zip(count.tolist(), ok.tolist(), strict=True)
+                int(c) if good else None
+                for c, good in zip(count.tolist(), ok.tolist(), strict=True)
             ]
         enough = shown[name] & (count >= np.maximum(SHARE_TESTS, threshold))
         for key in _AT:
@@ -137,10 +138,10 @@ def publish_scores(
         if f"score_{case.key}" in wanted:
             out[f"score_{case.key}"] = rounded(score)
     if "iqb_score" in wanted:
-        w = np.array([c.weight for c in cases.cases])[:, None]
+        use_weight = np.array([c.weight for c in cases.cases])[:, None]
         stacked = np.array(scores)
         known = np.isfinite(stacked)
-        total = (np.where(known, w, 0.0)).sum(axis=0)
+        total = (np.where(known, use_weight, 0.0)).sum(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            overall = np.where(total > 0, np.nansum(stacked * w, axis=0) / total, np.nan)
+            overall = np.where(total > 0, np.nansum(stacked * use_weight, axis=0) / total, np.nan)
         out["iqb_score"] = rounded(overall)

@@ -13,7 +13,14 @@ import numpy.typing as npt
 
 from netatlas.broadband.aggregate.privacy import FINE_BINS, FINE_LOW, FINE_PER_DECADE
 
-__all__ = ["cumulative", "edge_quantiles", "share_from_bin", "fine_quantiles", "rounded", "share_at_least"]
+__all__ = [
+    "cumulative",
+    "edge_quantiles",
+    "fine_quantiles",
+    "rounded",
+    "share_at_least",
+    "share_from_bin",
+]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]

@@ -3,9 +3,9 @@
 Only tests with a positive throughput count (M-Lab's statistics drop ``MeanThroughputMbps``
 of 0), and of the figures a browser reported only those confirmed since (see
 :mod:`netatlas.broadband.verification`). Each test carries its IP location and, when a
-consented survey is linked to it, the browser location, so an aggregation can choose either; the plan's
-advertised speed for the test's direction, when a consented survey linked to the test gave one
-(the advertised-vs-measured statistics);
+consented survey is linked to it, the browser location, so an aggregation can choose either;
+the plan's advertised speed for the test's direction, when a consented survey linked to the
+test gave one (the advertised-vs-measured statistics);
 and the country code its source gave (M-Lab's client geolocation, or the GeoIP answer of a
 test run here), when an aggregation is binned by country.
 

@@ -30,14 +30,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from netatlas.broadband.aggregate.noisyhist import fine_quantiles, rounded, share_at_least
-from netatlas.broadband.aggregate.privacy import FINE_BINS
 from netatlas.broadband.aggregate.evidence import (
     evidence_stats,
     publish_evidence,
     publish_scores,
     score_stats,
 )
+from netatlas.broadband.aggregate.noisyhist import fine_quantiles, rounded, share_at_least
+from netatlas.broadband.aggregate.privacy import FINE_BINS
 from netatlas.broadband.usecases import DEFAULT_TABLE, OLD_KEYS, UseCaseTable
 
 __all__ = [
@@ -72,7 +72,6 @@ _NAMES = {"download": "dl", "upload": "ul"}
 QUANTILE_RANKS = 15
 # M-Lab's 8 histogram buckets as ranges of fine bins (their edges are fine-bin edges).
 _MLAB = [(0, 10), *((10 + 4 * k, 14 + 4 * k) for k in range(6)), (34, FINE_BINS)]
-
 
 
 def stat_names(cases: UseCaseTable = DEFAULT_TABLE) -> tuple[str, ...]:
