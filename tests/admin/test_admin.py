@@ -561,6 +561,26 @@ def test_admin_edits_the_aggregations(admin: TestClient, engine: Engine) -> None
     assert ("settings.aggregations.save", "aggregations") in _audit(engine)
 
 
+def test_admin_edits_the_use_case_table(admin: TestClient, engine: Engine) -> None:
+    """The use cases and their weights travel in the aggregations document."""
+    html = admin.get("/admin/settings").text
+    assert "video_conferencing" in html and "percentile" in html  # shown in the editor
+    bad = {"aggregation": [{"name": "all"}], "use_case": [{"key": "x", "download": 5}]}
+    res = _post_document(admin, "aggregations", bad)
+    assert res.status_code == 400 and "upload is required" in res.text
+    case = {"key": "streaming", "label": "Streaming", "download": 15, "upload": 2,
+            "latency": 150, "loss": 2, "weights": {"latency": 2}}  # fmt: skip
+    document = {"aggregation": [{"name": "all"}], "scores": {"percentile": 95}, "use_case": [case]}
+    assert _post_document(admin, "aggregations", document).status_code == 303
+    (listed,) = admin.get("/api/v1/broadband/aggregations").json()["aggregations"]
+    assert listed["score_percentile"] == 95
+    assert [u["key"] for u in listed["use_cases"]] == ["streaming"]
+    assert listed["use_cases"][0]["weights"]["latency"] == 2
+    assert "score_streaming" in listed["stats"] and "score_gaming" not in listed["stats"]
+    config = admin.get("/api/v1/speedtest/config").json()
+    assert [(u["key"], u["min_download"]) for u in config["use_cases"]] == [("streaming", 15)]
+
+
 def test_other_processes_pick_up_a_saved_document(engine: Engine) -> None:
     # A second server process holds its own source: it sees a save once its recheck is due.
     source = aggregations_source(engine, "")

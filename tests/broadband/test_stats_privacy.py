@@ -225,6 +225,8 @@ def test_well_populated_cells_stay_accurate(populated: Any) -> None:
     client, truth = populated
     stats = ("tests,download_count,upload_count,download_median,upload_median,download_p10,"
              "download_p90,min_rtt_median,good_streaming_4k,good_gaming")  # fmt: skip
+    # good_streaming_4k: the name before the use cases followed IQB, answered as
+    # good_video_streaming (25 Mbit/s down, 10 up, 100 ms).
     body = client.get(f"/api/v1/broadband/stats/tiles?format=json&stats={stats}").json()
     by_area = {r["area"]: r for r in body["rows"]}
     for k in range(len(WELL)):
@@ -237,9 +239,9 @@ def test_well_populated_cells_stay_accurate(populated: Any) -> None:
         assert r["min_rtt_median"] == pytest.approx(np.median(rtt), rel=0.03)
         assert r["download_p10"] == pytest.approx(np.quantile(down, 0.1), rel=0.1)
         assert r["download_p90"] == pytest.approx(np.quantile(down, 0.9), rel=0.1)
-        streaming = (down >= 25).mean()  # 4K: 25 Mbit/s down; 0.5 up and 500 ms always met
-        assert r["good_streaming_4k"] == pytest.approx(streaming, abs=0.03)
-        gaming = min((down >= 10).mean(), (up >= 3).mean(), (rtt <= 50).mean())
+        streaming = min((down >= 25).mean(), (up >= 10).mean(), (rtt <= 100).mean())
+        assert r["good_video_streaming"] == pytest.approx(streaming, abs=0.03)
+        gaming = min((down >= 25).mean(), (up >= 25).mean(), (rtt <= 10).mean())
         assert r["good_gaming"] == pytest.approx(gaming, abs=0.03)
 
 
@@ -288,4 +290,4 @@ def test_publish_threshold_bounds_the_chance_of_listing_one_test(elements: int) 
     assert privacy.tail_probability(privacy.COUNT_SCALE, terms, t - 2) > privacy.DELTA
     assert privacy.publish_threshold(elements, 500) == 500
     assert privacy.publish_threshold(elements + 1) >= t
-    assert privacy.EPSILON == 3.5 and privacy.DELTA <= 1e-5
+    assert privacy.EPSILON == 5.0 and privacy.DELTA <= 1e-5

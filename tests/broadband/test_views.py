@@ -32,8 +32,10 @@ def test_page_renders_the_form_and_the_official_client(client: Any) -> None:
     assert config["mode"] == "local" and config["vendor"] == "/static/vendor/ndt7/"
     assert [u["key"] for u in config["use_cases"]] == [
         "browsing",
-        "video_calls",
-        "streaming_4k",
+        "video_streaming",
+        "audio_streaming",
+        "video_conferencing",
+        "online_backup",
         "gaming",
     ]
     assert client.get("/api/v1/speedtest/config").json() == config

@@ -26,7 +26,7 @@ from netatlas.broadband.aggregate.update import update_statistics
 from netatlas.broadband.mlab.files import convert_row
 from netatlas.broadband.mlab.importer import import_items
 from netatlas.broadband.mlab.synthetic import unified_rows
-from netatlas.broadband.models import survey_response
+from netatlas.broadband.models import measurements, survey_response
 from netatlas.broadband.ndt7.server import Limits
 from netatlas.broadband.service import Broadband
 from netatlas.datamap.tasks import render_datamap_tiles
@@ -83,7 +83,31 @@ def _seed_speed_tests(settings: Settings, ctx: Context) -> None:
     )
     report = import_items(ctx.engine, (convert_row(row) for row in rows))
     assert report.inserted == 1800
+    _seed_surveys(ctx)
     update_statistics(ctx.engine, settings.aggregations_path)
+
+
+def _seed_surveys(ctx: Context) -> None:
+    """A consented survey giving the plan's advertised speeds for every test, so that the
+    map's advertised-vs-measured metric has figures."""
+    m = measurements
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with ctx.engine.begin() as conn:
+        tests = conn.execute(select(m.c.id, m.c.direction)).all()
+        conn.execute(
+            survey_response.insert(),
+            [
+                {
+                    "created": now,
+                    "form": "piecewise",
+                    "answers": {"advertised_download": 60, "advertised_upload": 15},
+                    "consent": True,
+                    "download_id": test_id if direction == "download" else None,
+                    "upload_id": test_id if direction == "upload" else None,
+                }
+                for test_id, direction in tests
+            ],
+        )
 
 
 def _seed_tiles(ctx: Context) -> None:
@@ -270,8 +294,27 @@ def test_the_map_draws_real_aggregates_and_the_slider_changes_the_period(
     page.check("input[name=metric][value=upload]")
     assert "Median upload" in (page.text_content("#legend-title") or "")
     page.check("input[name=metric][value=good]")
-    page.select_option("#use", "video_calls")
-    assert "hd video calls" in (page.text_content("#legend-title") or "").lower()
+    page.select_option("#use", "video_conferencing")
+    assert "video conferencing" in (page.text_content("#legend-title") or "").lower()
+    # Measured against the advertised speed, then the use-case scores: both drawn.
+    drawn = "() => Number(document.getElementById('map').dataset.drawn) > 0"
+    page.check("input[name=metric][value=advertised]")
+    assert page.is_visible("#advertised-view") and not page.is_visible("#use")
+    assert "reaching the advertised speed" in (page.text_content("#legend-title") or "")
+    page.wait_for_function(drawn)
+    page.select_option("#advertised-view", "ratio")
+    assert "measured ÷ advertised" in (page.text_content("#legend-title") or "")
+    page.wait_for_function(drawn)
+    page.locator("path.leaflet-interactive").first.click(force=True)
+    page.locator(".leaflet-popup-content").wait_for()
+    assert "advertised speed" in (page.locator(".leaflet-popup-content").text_content() or "")
+    page.evaluate("() => window.netatlasMap.map.closePopup()")
+    page.check("input[name=metric][value=score]")
+    assert "Quality score for all uses" in (page.text_content("#legend-title") or "")
+    page.wait_for_function(drawn)
+    page.select_option("#score-use", "gaming")
+    assert "online gaming" in (page.text_content("#legend-title") or "").lower()
+    _shot(page, request, "map-score")
     page.check("input[name=metric][value=download]")
     providers = page.locator("#isp option").all_text_contents()
     assert any("Virgin Media" in p for p in providers), providers
@@ -335,6 +378,8 @@ def test_a_speed_test_runs_and_its_survey_is_saved(
     _shot(page, request, "speedtest")
     with site.ctx.engine.connect() as conn:
         rows = conn.execute(select(survey_response)).all()
+    # The seeded surveys (advertised speeds only) name no provider; the page's does.
+    rows = [row for row in rows if "isp" in row.answers]
     assert len(rows) == 1 and rows[0].answers["isp"] == "Example Cable"
     assert rows[0].download_id is not None and rows[0].upload_id is not None
 

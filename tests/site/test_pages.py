@@ -103,7 +103,7 @@ def test_map_page_carries_its_settings(settings: Settings) -> None:
     config = json.loads(found.group(1))
     assert config["map"]["basemap_url"] == url
     assert config["map"]["basemap_attribution"]
-    assert {u["key"] for u in config["use_cases"]} >= {"browsing", "video_calls"}
+    assert {u["key"] for u in config["use_cases"]} >= {"browsing", "video_conferencing"}
     assert "/static/vendor/leaflet/leaflet.js" in html
 
 

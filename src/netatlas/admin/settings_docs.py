@@ -1,5 +1,7 @@
 """The survey form and the aggregations as the admin pages edit them: JSON documents checked
 by the same parsers as the settings files, stored in ``config_document`` with an audit entry.
+The aggregations document also holds the use-case table the scores are judged by
+(``use_case`` and ``scores``, see :mod:`netatlas.broadband.usecases`).
 
 A saved document takes precedence over the settings file; "reset" deletes it, and the file
 (or the built-in default) applies again. Servers pick up either change within
@@ -19,6 +21,7 @@ from netatlas.broadband.aggregate.config import (
     ConfigError,
     as_document,
     load_aggregations,
+    load_use_cases,
     parse_aggregations,
 )
 from netatlas.broadband.areas import UnknownLayer, get_layer
@@ -63,7 +66,7 @@ def editors(settings: Settings, engine: Engine) -> dict[str, Editor]:
             if name == "survey":
                 text = _pretty(form_as_document(load_form(path)))
             else:
-                text = _pretty(as_document(load_aggregations(path)))
+                text = _pretty(as_document(load_aggregations(path), load_use_cases(path)))
         except (FormError, ConfigError) as exc:
             out[name] = Editor(name, "", origin, path, error=str(exc))
             continue

@@ -17,7 +17,7 @@ from netatlas import __version__
 from netatlas.broadband.form import Form
 from netatlas.broadband.ndt7.tokens import TOKEN_TTL
 from netatlas.broadband.service import Broadband
-from netatlas.broadband.usecases import table
+from netatlas.broadband.usecases import DEFAULT_TABLE, UseCaseTable, table
 from netatlas.http.headers import page_headers
 from netatlas.settings import Settings
 
@@ -27,8 +27,11 @@ CLIENT_NAME = "netatlas-speedtest"
 VENDOR_PATH = "/static/vendor/ndt7/"
 
 
-def page_config(bb: Broadband, ip: str | None) -> dict[str, Any]:
-    """What the page's script needs: mode, token rule, form, use-case table, ISP guess."""
+def page_config(
+    bb: Broadband, ip: str | None, cases: UseCaseTable = DEFAULT_TABLE
+) -> dict[str, Any]:
+    """What the page's script needs: mode, token rule, form, use-case table (the one the
+    statistics judge by), ISP guess."""
     guess = bb.asn.lookup(ip) if ip else None
     return {
         "mode": bb.settings.ndt7_mode,
@@ -39,7 +42,7 @@ def page_config(bb: Broadband, ip: str | None) -> dict[str, Any]:
         "client_version": __version__,
         "vendor": VENDOR_PATH,
         "form": bb.form.public(),
-        "use_cases": table(),
+        "use_cases": table(cases),
         "isp_guess": guess.name if guess else None,
     }
 

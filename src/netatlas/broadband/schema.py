@@ -16,6 +16,9 @@ class UseCaseLimits(msgspec.Struct):
     min_download: float  # Mbit/s
     min_upload: float  # Mbit/s
     max_latency: float  # ms
+    max_loss: float  # %
+    weights: dict[str, float]  # of the download, upload, latency and loss requirements
+    weight: float  # of the use in the overall score
 
 
 class FormOption(msgspec.Struct):

@@ -86,8 +86,10 @@ openapi = [
     OpenAPIPath(
         "/api/v1/broadband/aggregations",
         "get",
-        "The declared aggregations: bins, statistics, last update, and `publish_threshold` "
-        "(the noisy test count a cell needs to be listed) and `min_clients`.",
+        "The declared aggregations: bins, statistics, last update, `publish_threshold` "
+        "(the noisy test count a cell needs to be listed), `min_clients`, and the use-case "
+        "table the scores are judged by (`use_cases`: limits and weights per use; "
+        "`score_percentile`).",
         {200: Reply("`{aggregations: [...]}`"), 503: Reply("The aggregations file is wrong.")},
         tags=("broadband",),
     ),
@@ -111,8 +113,18 @@ openapi = [
                 "stats",
                 "Comma-separated statistics, e.g. tests,download_median: tests, "
                 "{download,upload}_{count,p5,p10,q25,median,q75,p90,p95,histogram}, "
-                "min_rtt_median, good_<use>. A percentile q needs 15 / min(q, 1 - q) tests "
-                "(30 for a median, 300 for p5 and p95).",
+                "min_rtt_median, good_<use> (share of tests meeting the use's download, upload "
+                "and latency limits), "
+                "{download,upload}_advertised_{count,80,100,ratio_median} (tests whose "
+                "survey gave the plan's advertised speed: their count, the shares reaching 80 % "
+                "and 100 % of it, the median measured/advertised ratio), score_<use> and "
+                "iqb_score (M-Lab IQB-style 0–1 scores: each requirement passes or fails on "
+                "the low percentile of speeds and the high percentile of latency and loss, "
+                "weighted). <use> is a key of the aggregations' use-case table (default: "
+                "browsing, video_streaming, audio_streaming, video_conferencing, online_backup, "
+                "gaming; good_video_calls and good_streaming_4k are accepted for the old keys). "
+                "A percentile q needs 15 / min(q, 1 - q) tests (30 for a median, 300 for p5 "
+                "and p95); ratio shares and medians 30 tests with an advertised speed.",
             ),
             Param("format", "geojson (default), json or csv."),
             Param(

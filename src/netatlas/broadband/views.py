@@ -23,6 +23,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from netatlas.broadband import page
+from netatlas.broadband.aggregate.config import ConfigError
 from netatlas.broadband.ndt7 import spec
 from netatlas.broadband.ndt7.server import ChannelClosed
 from netatlas.broadband.schema import (
@@ -32,8 +33,9 @@ from netatlas.broadband.schema import (
     SurveySubmission,
 )
 from netatlas.broadband.service import Broadband, Connection
-from netatlas.broadband.state import broadband_of
+from netatlas.broadband.state import broadband_of, stats_of
 from netatlas.broadband.survey import SurveyError
+from netatlas.broadband.usecases import DEFAULT_TABLE, UseCaseTable
 from netatlas.http.clientip import client_ip
 from netatlas.http.errors import ApiError, ErrorEnvelope, ParseError
 from netatlas.http.openapi import OpenAPIPath, Reply
@@ -120,18 +122,29 @@ def _ndt7_view(direction: str):  # type: ignore[no-untyped-def]
     return view
 
 
+def use_cases(request: Request) -> UseCaseTable:
+    """The use-case table in force (the aggregations settings'); the default one while those
+    settings are wrong, so that a page still renders."""
+    try:
+        return stats_of(request).use_cases
+    except ConfigError:
+        return DEFAULT_TABLE
+
+
 async def speedtest_page(request: Request) -> page.Content:
     """The speed-test page's content for ``request``: the site renders it and routes
     ``/speedtest`` to it (see :mod:`netatlas.site.pages`)."""
     bb = broadband_of(request)
     ip = _client(request, bb)
-    config = await run_in_threadpool(page.page_config, bb, ip)
+    cases = await run_in_threadpool(use_cases, request)
+    config = await run_in_threadpool(page.page_config, bb, ip, cases)
     return page.content(config, bb.form, bb.settings)
 
 
 async def speedtest_config(request: Request) -> Response:
     bb = broadband_of(request)
-    config = await run_in_threadpool(page.page_config, bb, _client(request, bb))
+    cases = await run_in_threadpool(use_cases, request)
+    config = await run_in_threadpool(page.page_config, bb, _client(request, bb), cases)
     return json_response(config, cors=False)
 
 

@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from netatlas.broadband import views as broadband_views
 from netatlas.broadband.retention import policy as retention_policy
-from netatlas.broadband.usecases import table as use_cases
+from netatlas.broadband.usecases import table as use_case_table
 from netatlas.http.errors import NotFound, ParseError
 from netatlas.http.openapi import OpenAPIPath, Param, Reply
 from netatlas.http.responses import error_response, json_response
@@ -42,7 +42,8 @@ def _engine(request: Request) -> Any:
 
 
 async def home(request: Request) -> Response:
-    return page(request, "home.html", use_cases=use_cases())
+    cases = await run_in_threadpool(broadband_views.use_cases, request)
+    return page(request, "home.html", use_cases=use_case_table(cases))
 
 
 async def speedtest(request: Request) -> Response:

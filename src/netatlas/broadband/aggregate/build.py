@@ -168,7 +168,9 @@ def bin_tests(
     keys["dow"] = dow if agg.day_of_week and dow is not None else np.full(n, -1, np.int64)
     keys["isp"] = isp.ids(t.asn, t.isp) if agg.isp else np.full(n, -1, np.int64)
     group, size, first = _group(keys)
-    tests_frame = fr.from_tests(t.download, t.mbps, t.seconds, t.rtt, t.loss, t.client)
+    tests_frame = fr.from_tests(
+        t.download, t.mbps, t.seconds, t.rtt, t.loss, t.client, t.advertised
+    )
     binned = Binned({c: keys[c][first] for c in KEY_COLUMNS}, fr.reduce(tests_frame, group, size))
     return binned, unlocated
 

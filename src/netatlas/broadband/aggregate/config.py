@@ -24,6 +24,21 @@ The file is TOML (or JSON with the same shape)::
     [aggregation.isp_rewrites]    # Piecewise's form: display name = [patterns]
     "CenturyLink" = ["qwest", "embarq", "centurytel", "centurylink"]
 
+The same document holds the use-case table the scores are judged by (see
+:mod:`netatlas.broadband.usecases`; omitted: IQB's six uses)::
+
+    [scores]
+    percentile = 90               # latency and loss at p90, download and upload at p10
+    [[use_case]]
+    key = "gaming"
+    label = "Online gaming"
+    download = 25                 # Mbit/s, at least
+    upload = 25
+    latency = 10                  # ms, at most
+    loss = 0.5                    # %, at most
+    weights = {download = 1, upload = 1, latency = 1, loss = 1}
+    weight = 1                    # in the overall score
+
 Binned by ``countries``, a test whose source gave its country (M-Lab's client geolocation,
 the GeoIP answer of a test run here) counts in that country wherever its point lies, unless a
 survey's browser location replaced the IP location.
@@ -49,6 +64,12 @@ from sqlalchemy import Engine
 
 from netatlas.broadband.aggregate.timebins import UNITS, zone
 from netatlas.broadband.areas import DEFAULT_TOLERANCE_M
+from netatlas.broadband.usecases import (
+    UseCaseError,
+    UseCaseTable,
+    parse_use_cases,
+    table_as_document,
+)
 from netatlas.db.documents import Configured, get_document
 
 __all__ = [
@@ -59,7 +80,10 @@ __all__ = [
     "aggregations_source",
     "as_document",
     "load_aggregations",
+    "load_use_cases",
     "parse_aggregations",
+    "use_cases_of",
+    "use_cases_source",
 ]
 
 #: The name of the aggregations saved on the admin pages (``config_document``).
@@ -71,7 +95,7 @@ SOURCES = ("local", "mlab", "import")
 MAX_TOLERANCE_KM = 200.0
 #: Bumped when the stored form of bins changes (columns, client hashes), so that every
 #: aggregation is rebuilt by the next update rather than merging old bins with new ones.
-STORAGE_FORMAT = 2
+STORAGE_FORMAT = 3  # 3: advertised-ratio and loss histograms
 
 
 class ConfigError(ValueError):
@@ -235,7 +259,17 @@ def parse_aggregations(data: Any) -> tuple[Aggregation, ...]:
     names = [a.name for a in result]
     if len(set(names)) != len(names):
         raise ConfigError("aggregation names must be unique")
+    use_cases_of(data)  # the use-case table travels in the same document
     return result
+
+
+def _read_file(path: str) -> Any:
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+        return json.loads(raw) if file.suffix.lower() == ".json" else tomllib.loads(raw.decode())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def load_aggregations(path: str, engine: Engine | None = None) -> tuple[Aggregation, ...]:
@@ -248,13 +282,31 @@ def load_aggregations(path: str, engine: Engine | None = None) -> tuple[Aggregat
             return parse_aggregations(doc.data())
     if not path:
         return DEFAULTS
-    file = Path(path)
+    return parse_aggregations(_read_file(path))
+
+
+def use_cases_of(data: Any) -> UseCaseTable:
+    """The use-case table of a decoded aggregations document. Raises ConfigError."""
     try:
-        raw = file.read_bytes()
-        data = json.loads(raw) if file.suffix.lower() == ".json" else tomllib.loads(raw.decode())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    return parse_aggregations(data)
+        return parse_use_cases(data)
+    except UseCaseError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def load_use_cases(path: str, engine: Engine | None = None) -> UseCaseTable:
+    """The use-case table in force: of the document saved on the admin pages when ``engine``
+    is given and one is, else of the file ``path``, else the default."""
+    if engine is not None:
+        with engine.connect() as conn:
+            doc = get_document(conn, DOCUMENT)
+        if doc is not None:
+            return use_cases_of(doc.data())
+    return use_cases_of(_read_file(path)) if path else use_cases_of({})
+
+
+def use_cases_source(engine: Engine, path: str) -> Configured[UseCaseTable]:
+    """The use-case table in force, following edits made on the admin pages."""
+    return Configured(engine, DOCUMENT, use_cases_of, lambda: load_use_cases(path))
 
 
 def aggregations_source(engine: Engine, path: str) -> Configured[tuple[Aggregation, ...]]:
@@ -262,9 +314,10 @@ def aggregations_source(engine: Engine, path: str) -> Configured[tuple[Aggregati
     return Configured(engine, DOCUMENT, parse_aggregations, lambda: load_aggregations(path))
 
 
-def as_document(aggs: Sequence[Aggregation]) -> dict[str, Any]:
-    """Aggregations as the document :func:`parse_aggregations` reads (the admin editor shows
-    the ones in force this way); settings left at their default are left out."""
+def as_document(aggs: Sequence[Aggregation], cases: UseCaseTable | None = None) -> dict[str, Any]:
+    """Aggregations (and the use-case table, when given) as the document
+    :func:`parse_aggregations` reads (the admin editor shows the ones in force this way);
+    settings left at their default are left out."""
     out = []
     for a in aggs:
         item: dict[str, Any] = {}
@@ -276,4 +329,7 @@ def as_document(aggs: Sequence[Aggregation]) -> dict[str, Any]:
                 value = [list(rule) for rule in value]
             item[f.name] = list(value) if isinstance(value, tuple) else value
         out.append(item)
-    return {"aggregation": out}
+    document: dict[str, Any] = {"aggregation": out}
+    if cases is not None:
+        document.update(table_as_document(cases))
+    return document

@@ -26,8 +26,13 @@ from netatlas.broadband.aggregate.sketch import (
     EXACT_CLIENTS,
     HIST_BUCKETS,
     HLL_M,
+    LOSS_BINS,
+    LOSS_EDGES,
+    RATIO_BINS,
+    RATIO_EDGES,
     _mix,
     bucket_index,
+    edge_index,
     hist_index,
     hll_estimate,
     hll_update,
@@ -65,6 +70,9 @@ MINS = ("dl_min", "ul_min")
 MAXS = ("dl_max", "ul_max")
 HISTS = ("dl_hist", "ul_hist")
 SKETCHES = ("dl", "ul", "rtt")
+#: Histograms of the evidence statistics (see .sketch): the advertised ratio of download and
+#: upload tests, the loss of download tests. Stored after everything else (see to_blobs).
+EVIDENCE = {"dr_hist": RATIO_BINS, "ur_hist": RATIO_BINS, "loss_hist": LOSS_BINS}
 #: Seconds assumed for a test whose duration is unknown (unified-view rows): ndt7's 10 s.
 NOMINAL_SECONDS = 10.0
 
@@ -86,7 +94,7 @@ class Ragged:
 @dataclass
 class Frame:
     size: int
-    values: dict[str, Array]  # SUMS, MINS, MAXS: (size,); HISTS: (size, 8)
+    values: dict[str, Array]  # SUMS, MINS, MAXS: (size,); HISTS: (size, 8); EVIDENCE
     sketches: dict[str, Ragged]
     client_owner: I64  # exact client sets: (owner, hash) pairs, sorted, unique
     client_hash: U64
@@ -105,8 +113,10 @@ def from_tests(
     rtt_ms: F64,
     loss: F64,
     client: U64,
+    advertised: F64 | None = None,
 ) -> Frame:
-    """One bin per test (speeds must be positive)."""
+    """One bin per test (speeds must be positive; ``advertised``: the plan's speed for the
+    test's direction, NaN where unknown)."""
     n = download.size
     up = ~download
     seconds = np.where(np.isfinite(seconds) & (seconds > 0), seconds, NOMINAL_SECONDS)
@@ -131,6 +141,20 @@ def from_tests(
     values["rtt_sum"] = np.where(has_rtt, rtt_ms, 0.0)
     values["loss_n"] = has_loss.astype(np.int64)
     values["loss_sum"] = np.where(has_loss, loss, 0.0)
+    rows = np.arange(n)
+    if advertised is None:
+        advertised = np.full(n, np.nan)
+    has_ratio = np.isfinite(advertised) & (advertised > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio_bin = edge_index(np.where(has_ratio, mbps / advertised, 0.0), RATIO_EDGES)
+    for name, mask in (("dr_hist", download & has_ratio), ("ur_hist", up & has_ratio)):
+        hist = np.zeros((n, RATIO_BINS), np.int64)
+        hist[rows[mask], ratio_bin[mask]] = 1
+        values[name] = hist
+    loss_hist = np.zeros((n, LOSS_BINS), np.int64)
+    loss_bin = edge_index(np.where(has_loss, loss * 100.0, 0.0), LOSS_EDGES)
+    loss_hist[rows[has_loss], loss_bin[has_loss]] = 1
+    values["loss_hist"] = loss_hist
 
     def singles(mask: npt.NDArray[np.bool_], v: F64) -> Ragged:
         owner = np.flatnonzero(mask).astype(np.int64)
@@ -172,10 +196,10 @@ def reduce(frame: Frame, group: I64, size: int) -> Frame:
             out = np.full(size, start)
             ufunc.at(out, group, frame.values[name])
             values[name] = out
-    for name in HISTS:
+    for name, width in (*((h, HIST_BUCKETS) for h in HISTS), *EVIDENCE.items()):
         src = frame.values[name]
         values[name] = np.stack(
-            [np.bincount(group, weights=src[:, k], minlength=size) for k in range(HIST_BUCKETS)],
+            [np.bincount(group, weights=src[:, k], minlength=size) for k in range(width)],
             axis=1,
         ).astype(np.int64)
     sketches = {name: _reduce_ragged(r, group) for name, r in frame.sketches.items()}
@@ -212,9 +236,13 @@ def reduce(frame: Frame, group: I64, size: int) -> Frame:
 #   words 20–27  HISTS: 2 × 8 uint32
 #   then         sketch records (bucket as uint16 | count << 32), dl, ul, rtt in turn, each
 #                sorted by bucket; then the client hashes (sorted) or the 1024 register bytes
+#   last         when bit 57 of word 0 is set: EVIDENCE as uint32 (bins packed before it
+#                held none, and read as empty)
 _FIXED = 1 + len(SUMS) + len(MINS) + len(MAXS) + len(HISTS) * HIST_BUCKETS // 2
 _HLL_WORDS = HLL_M // 8
 _HLL_FLAG = 1 << 56
+_EVIDENCE_FLAG = 1 << 57
+_TRAILER = sum(EVIDENCE.values()) // 2
 _U64 = np.dtype("<u8")
 
 
@@ -236,6 +264,10 @@ def to_blobs(frame: Frame) -> list[bytes]:
     owners.append(np.repeat(frame.hll_owner, _HLL_WORDS))
     words.append(np.ascontiguousarray(frame.hll).view(_U64).reshape(-1).astype(np.uint64))
     parts.append(np.full(frame.hll_owner.size * _HLL_WORDS, 3, np.int8))
+    trailer = np.concatenate([frame.values[k].astype("<u4") for k in EVIDENCE], axis=1)
+    owners.append(np.repeat(np.arange(n, dtype=np.int64), _TRAILER))
+    words.append(np.ascontiguousarray(trailer).view(_U64).reshape(-1).astype(np.uint64))
+    parts.append(np.full(n * _TRAILER, 4, np.int8))
     owner = np.concatenate(owners)
     item = np.concatenate(words)
     order = np.lexsort((np.concatenate(parts), owner))  # stable: keeps each part's order
@@ -257,6 +289,7 @@ def to_blobs(frame: Frame) -> list[bytes]:
         | counts[2] << np.uint64(32)
         | set_sizes << np.uint64(48)
         | np.where(is_hll, np.uint64(_HLL_FLAG), np.uint64(0))
+        | np.uint64(_EVIDENCE_FLAG)
     )
     j = 1
     for name in (*SUMS, *MINS, *MAXS):
@@ -307,7 +340,16 @@ def _unpack(arr: U64, start: I64, size: I64) -> Frame:
     for k, name in enumerate(HISTS):
         values[name] = hists[:, k * HIST_BUCKETS : (k + 1) * HIST_BUCKETS]
 
-    extra = size - _FIXED
+    has_trailer = (head & np.uint64(_EVIDENCE_FLAG)) != 0
+    tail = arr[(start + size - _TRAILER)[:, None] + np.arange(_TRAILER)]
+    tail = np.where(has_trailer[:, None], tail, np.uint64(0)).astype(_U64)
+    packed = np.ascontiguousarray(tail).view("<u4").astype(np.int64)
+    at = 0
+    for name, width in EVIDENCE.items():
+        values[name] = packed[:, at : at + width]
+        at += width
+
+    extra = size - _FIXED - np.where(has_trailer, _TRAILER, 0)
     owner = np.repeat(np.arange(n, dtype=np.int64), extra)
     extra_start = np.zeros(n, np.int64)
     np.cumsum(extra[:-1], out=extra_start[1:])
@@ -400,6 +442,7 @@ def reduce_empty() -> Frame:
             **{name: np.zeros(0, np.int64 if name in COUNTS else np.float64) for name in SUMS},
             **{name: np.zeros(0) for name in (*MINS, *MAXS)},
             **{name: np.zeros((0, HIST_BUCKETS), np.int64) for name in HISTS},
+            **{name: np.zeros((0, width), np.int64) for name, width in EVIDENCE.items()},
         },
         {name: _empty_ragged() for name in SKETCHES},
         np.zeros(0, np.int64),

@@ -9,12 +9,17 @@ elements (area, ``*``, A) and (area, ``*``, B), whether or not B has tests there
 
 **What an element releases.** Its download and upload counts, fine histograms of its download
 and upload speeds and of MinRTT (:data:`FINE_BINS` log-spaced bins, :data:`FINE_PER_DECADE` a
-decade from 0.1), and its distinct clients capped at :data:`CLIENT_CAP` — each with discrete
-Laplace (two-sided geometric) noise. Adding or removing one test changes the counts by 1 in
-total, one bin of one speed histogram by 1, at most one MinRTT bin by 1 and the capped clients
-by at most 1, so with the scales below the release is ε-differentially private with
-ε = 1/:data:`COUNT_SCALE` + 1/:data:`SPEED_SCALE` + 1/:data:`RTT_SCALE` +
-1/:data:`CLIENT_SCALE` = :data:`EPSILON`.
+decade from 0.1), its distinct clients capped at :data:`CLIENT_CAP`, histograms of the
+ratio measured ÷ advertised of its download and upload tests that have an advertised speed
+(:data:`.sketch.RATIO_EDGES`) and a histogram of the packet loss of its download tests
+(:data:`.sketch.LOSS_EDGES`; released only for the use-case scores' pass/fail, never as a
+figure of its own) — each with discrete Laplace (two-sided geometric) noise. Adding or
+removing one test changes the counts by 1 in total, one bin of one speed histogram by 1, at
+most one MinRTT bin by 1, the capped clients by at most 1, at most one bin of one ratio
+histogram by 1 and at most one loss bin by 1, so with the scales below the release is
+ε-differentially private with ε = 1/:data:`COUNT_SCALE` + 1/:data:`SPEED_SCALE` +
+1/:data:`RTT_SCALE` + 1/:data:`CLIENT_SCALE` + 1/:data:`RATIO_SCALE` + 1/:data:`LOSS_SCALE`
+= :data:`EPSILON`.
 
 **Why differences reveal nothing more.** Each element's noise is fixed: a keyed hash (SHAKE-128
 of the site secret and the element) drives it, so asking again, re-ordering a filter or padding
@@ -61,12 +66,15 @@ from functools import cache
 import numpy as np
 import numpy.typing as npt
 
+from netatlas.broadband.aggregate.sketch import LOSS_BINS, RATIO_BINS
+
 __all__ = [
     "CLIENT_CAP",
     "DELTA",
     "EPSILON",
     "FINE_BINS",
     "FINE_EDGES",
+    "HIST_WIDTH",
     "WIDTH",
     "discrete_laplace",
     "element_noise",
@@ -84,8 +92,19 @@ COUNT_SCALE = 1.0
 SPEED_SCALE = 1.0
 RTT_SCALE = 1.0
 CLIENT_SCALE = 2.0
+#: Advertised-ratio bins (one of the two histograms per test at most) and loss bins (coarse:
+#: only a high percentile is read from them, for a pass/fail).
+RATIO_SCALE = 1.0
+LOSS_SCALE = 2.0
 #: Privacy loss of one element's release, for one test (add/remove).
-EPSILON = 1 / COUNT_SCALE + 1 / SPEED_SCALE + 1 / RTT_SCALE + 1 / CLIENT_SCALE
+EPSILON = (
+    1 / COUNT_SCALE
+    + 1 / SPEED_SCALE
+    + 1 / RTT_SCALE
+    + 1 / CLIENT_SCALE
+    + 1 / RATIO_SCALE
+    + 1 / LOSS_SCALE
+)
 #: Probability that noise lifts a cell holding one test to a published direction count.
 DELTA = 1e-5
 #: Distinct clients counted per element for the clients gate.
@@ -98,10 +117,26 @@ FINE_BINS = 40  # up to 10^4
 #: Edges of the fine bins; values below the first or above the last fall in the end bins.
 FINE_EDGES: F64 = 10.0 ** (FINE_LOW + np.arange(FINE_BINS + 1) / FINE_PER_DECADE)
 
-# Layout of an element's noise values: counts, then the three fine histograms.
+# Layout of an element's noise values: counts, the three fine histograms, then the evidence
+# histograms (appended: the values before them are drawn as they always were).
 DL_COUNT, UL_COUNT, CLIENTS = 0, 1, 2
-HIST_START = {"dl": 4, "ul": 4 + FINE_BINS, "rtt": 4 + 2 * FINE_BINS}
-WIDTH = 4 + 3 * FINE_BINS
+HIST_START = {
+    "dl": 4,
+    "ul": 4 + FINE_BINS,
+    "rtt": 4 + 2 * FINE_BINS,
+    "dr": 4 + 3 * FINE_BINS,
+    "ur": 4 + 3 * FINE_BINS + RATIO_BINS,
+    "loss": 4 + 3 * FINE_BINS + 2 * RATIO_BINS,
+}
+HIST_WIDTH = {
+    "dl": FINE_BINS,
+    "ul": FINE_BINS,
+    "rtt": FINE_BINS,
+    "dr": RATIO_BINS,
+    "ur": RATIO_BINS,
+    "loss": LOSS_BINS,
+}
+WIDTH = 4 + 3 * FINE_BINS + 2 * RATIO_BINS + LOSS_BINS
 COUNTS_WIDTH = 3
 _SCALES = np.concatenate(
     [
@@ -109,6 +144,8 @@ _SCALES = np.concatenate(
         np.full(FINE_BINS, SPEED_SCALE),
         np.full(FINE_BINS, SPEED_SCALE),
         np.full(FINE_BINS, RTT_SCALE),
+        np.full(2 * RATIO_BINS, RATIO_SCALE),
+        np.full(LOSS_BINS, LOSS_SCALE),
     ]
 )
 

@@ -29,6 +29,7 @@ from netatlas.broadband.aggregate.privacy import (
     CLIENTS,
     FINE_BINS,
     HIST_START,
+    HIST_WIDTH,
     WIDTH,
     element_noise,
     fine_index,
@@ -37,11 +38,11 @@ from netatlas.broadband.aggregate.privacy import (
 from netatlas.broadband.aggregate.report import (
     ALIASES,
     DEFAULT_STATS,
-    STATS,
     WITHDRAWN,
     Noisy,
     publish,
     published,
+    stat_names,
 )
 from netatlas.broadband.aggregate.sketch import bucket_value
 from netatlas.broadband.aggregate.store import KEYS
@@ -54,6 +55,7 @@ from netatlas.broadband.aggregate.timebins import (
     zone,
 )
 from netatlas.broadband.areas import AreaLayer, UnknownLayer, rebin_codes
+from netatlas.broadband.usecases import DEFAULT_TABLE, UseCaseTable
 
 __all__ = ["Answer", "QueryError", "StatsQuery", "parse_query", "run_query"]
 
@@ -71,6 +73,8 @@ OTHER_PARAMS = ("stats", "format", "limit", "offset")
 MAX_ELEMENTS = 100_000
 #: Times a filter may name (epoch seconds; about ±34,000 years).
 EPOCH_LIMIT = 2**40
+#: The evidence histograms of the release (see .privacy) and the stored ones they are noise on.
+EVIDENCE_HISTS = {"dr": "dr_hist", "ur": "ur_hist", "loss": "loss_hist"}
 #: Statistics answered from the counts alone (no histograms, no clients).
 COUNT_STATS = frozenset({"tests", "download_count", "upload_count"})
 
@@ -121,20 +125,24 @@ def _int(value: str, name: str, low: int, high: int) -> int:
     return number
 
 
-def parse_query(agg: Aggregation, params: Mapping[str, str]) -> StatsQuery:
-    """Check a query string against the aggregation. Raises QueryError."""
+def parse_query(
+    agg: Aggregation, params: Mapping[str, str], cases: UseCaseTable = DEFAULT_TABLE
+) -> StatsQuery:
+    """Check a query string against the aggregation and the use cases in force. Raises
+    QueryError."""
     for key, value in params.items():
         # PostgreSQL refuses NUL in text; no name or value here needs a control character.
         if any(ord(c) < 32 or ord(c) == 127 for c in key + value):
             raise QueryError(f"control characters in parameter {key[:40]!r}")
     raw_stats = [s.strip() for s in params.get("stats", "").split(",") if s.strip()]
     stats = []
+    known = stat_names(cases)
     for name in raw_stats:
         name = ALIASES.get(name, name)
         if name in WITHDRAWN:
-            raise QueryError(f"{name} is not published: {WITHDRAWN[name]}", [*STATS, *ALIASES])
-        if name not in STATS:
-            raise QueryError(f"unknown statistic {name!r}", [*STATS, *ALIASES])
+            raise QueryError(f"{name} is not published: {WITHDRAWN[name]}", [*known, *ALIASES])
+        if name not in known:
+            raise QueryError(f"unknown statistic {name!r}", [*known, *ALIASES])
         stats.append(name)
     fmt = params.get("format", "geojson").lower()
     if fmt not in FORMATS:
@@ -226,6 +234,7 @@ def run_query(
     q: StatsQuery,
     get_layer: Callable[[str], AreaLayer],
     secret: bytes,
+    cases: UseCaseTable = DEFAULT_TABLE,
 ) -> Answer:
     """The page of answered cells the query asks for, with their published statistics.
 
@@ -377,7 +386,7 @@ def run_query(
     page = listed[q.offset : q.offset + q.limit]
 
     size = int(page.size)
-    hists = {p: np.zeros((size, FINE_BINS), np.int64) for p in ("dl", "ul", "rtt")}
+    hists = {p: np.zeros((size, width), np.int64) for p, width in HIST_WIDTH.items()}
     clients = np.zeros(size, np.int64)
     if frame is not None:  # the page's full releases: clients and fine histograms too
         on_page = np.flatnonzero(np.isin(cell_of, page))
@@ -415,13 +424,17 @@ def run_query(
             exact_hist = flat.astype(np.int64).reshape(efr.size, FINE_BINS)
             start = HIST_START[p]
             hists[p] = per_row(exact_hist, full[:, start : start + FINE_BINS])
+        for p, stored_name in EVIDENCE_HISTS.items():
+            start = HIST_START[p]
+            noise_part = full[:, start : start + HIST_WIDTH[p]]
+            hists[p] = per_row(efr.values[stored_name].astype(np.int64), noise_part)
     noisy = Noisy(
         counts={p: noisy_counts[p][page] for p in ("dl", "ul")},
         clients=clients,
         hists=hists,
         threshold=thresholds[page],
     )
-    values = publish(noisy, q.stats, agg.min_clients)
+    values = publish(noisy, q.stats, agg.min_clients, cases)
     result_rows = []
     for i, cell_index in enumerate(page.tolist()):
         t = cells[cell_index]

@@ -4,6 +4,8 @@ Only tests with a positive throughput count (M-Lab's statistics drop ``MeanThrou
 of 0), and of the figures a browser reported only those confirmed since (see
 :mod:`netatlas.broadband.verification`). Each test carries its IP location and, when a
 consented survey is linked to it, the browser location, so an aggregation can choose either;
+the plan's advertised speed for the test's direction, when a consented survey linked to the
+test gave one (the advertised-vs-measured statistics);
 and the country code its source gave (M-Lab's client geolocation, or the GeoIP answer of a
 test run here), when an aggregation is binned by country.
 
@@ -16,6 +18,8 @@ incremental update and a rebuild count the same tests.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +59,7 @@ class Tests:
     survey_lon: F64
     rank: I64
     country: npt.NDArray[np.str_]  # upper-case code of the IP location; "" when unknown
+    advertised: F64  # Mbit/s the plan advertises for the test's direction; NaN: not given
 
     @property
     def size(self) -> int:
@@ -80,12 +85,24 @@ def _floats(values: list[Any]) -> F64:
     return np.array(values, dtype=np.float64)  # None becomes NaN
 
 
+def _speed(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return number if 0 < number < math.inf else math.nan
+
+
+def _positive(values: Sequence[Any]) -> F64:
+    """Advertised speeds: a number above 0 (a form may let 0 or text through), else NaN."""
+    return np.array([_speed(v) for v in values], dtype=np.float64)
+
+
 def read_tests(
     conn: Connection, after_id: int, upto_id: int, *, survey: bool = True, country: bool = True
 ) -> Tests:
     """Tests with ``after_id < id <= upto_id``, in id order; ``survey=False`` leaves the
-    survey locations out (NaN), which saves two joins when no aggregation uses them, and
-    ``country=False`` the country codes ("")."""
+    survey locations out (NaN) and ``country=False`` the country codes ("")."""
     m = measurements
     down = survey_response.alias("sd")
     up = survey_response.alias("su")
@@ -107,15 +124,19 @@ def read_tests(
             m.c.lon,
             func.coalesce(down.c.lat, up.c.lat) if survey else nothing,
             func.coalesce(down.c.lon, up.c.lon) if survey else nothing,
+            func.coalesce(
+                # As text: a form edited to ask for text must not break the read.
+                down.c.answers["advertised_download"].as_string(),
+                up.c.answers["advertised_upload"].as_string(),
+            ),
             *([func.upper(func.coalesce(m.c.region, ""))] if country else []),
         )
         .where(m.c.id > after_id, m.c.id <= upto_id, m.c.mean_mbps > 0, counted(m))
         .order_by(m.c.id)
     )
-    if survey:
-        query = query.outerjoin(
-            down, and_(down.c.download_id == m.c.id, down.c.consent.is_(True))
-        ).outerjoin(up, and_(up.c.upload_id == m.c.id, up.c.consent.is_(True)))
+    query = query.outerjoin(
+        down, and_(down.c.download_id == m.c.id, down.c.consent.is_(True))
+    ).outerjoin(up, and_(up.c.upload_id == m.c.id, up.c.consent.is_(True)))
     # Straight to the driver's cursor: plain tuples, no per-row result objects.
     sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -124,7 +145,7 @@ def read_tests(
         rows = cursor.fetchall()
     finally:
         cursor.close()
-    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [()] * (15 + country)
+    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [()] * (16 + country)
     n = len(rows)
     asn = np.array([-1 if a is None else a for a in cols[9]], dtype=np.int64)
     return Tests(
@@ -144,7 +165,8 @@ def read_tests(
         survey_lat=_floats(cols[13]),
         survey_lon=_floats(cols[14]),
         rank=np.zeros(n, np.int64),
-        country=np.array(cols[15], dtype="U2") if country else np.full(n, "", "U2"),
+        country=np.array(cols[16], dtype="U2") if country else np.full(n, "", "U2"),
+        advertised=_positive(cols[15]),
     )
 
 

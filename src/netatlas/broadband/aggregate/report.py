@@ -14,6 +14,10 @@ noisy element releases of :mod:`.privacy` (never from exact bins).
   decides them.
 * Percentiles are read from the noisy fine histogram (log-linear within a bin); for a cell of
   1,000 tests the median is typically within 1–2 % of the exact one.
+* The advertised-vs-measured statistics and the use-case scores follow the same rules (see
+  :mod:`.evidence`); the use cases are those of the aggregations settings
+  (:mod:`netatlas.broadband.usecases`), so the names ``good_<use>`` and ``score_<use>``
+  follow the table in force (:func:`stat_names`).
 """
 
 from __future__ import annotations
@@ -26,10 +30,26 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from netatlas.broadband.aggregate.privacy import FINE_BINS, FINE_LOW, FINE_PER_DECADE
-from netatlas.broadband.usecases import USE_CASES
+from netatlas.broadband.aggregate.evidence import (
+    evidence_stats,
+    publish_evidence,
+    publish_scores,
+    score_stats,
+)
+from netatlas.broadband.aggregate.noisyhist import fine_quantiles, rounded, share_at_least
+from netatlas.broadband.aggregate.privacy import FINE_BINS
+from netatlas.broadband.usecases import DEFAULT_TABLE, OLD_KEYS, UseCaseTable
 
-__all__ = ["ALIASES", "DEFAULT_STATS", "STATS", "WITHDRAWN", "Noisy", "publish", "published"]
+__all__ = [
+    "ALIASES",
+    "DEFAULT_STATS",
+    "STATS",
+    "WITHDRAWN",
+    "Noisy",
+    "publish",
+    "published",
+    "stat_names",
+]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -53,13 +73,21 @@ QUANTILE_RANKS = 15
 # M-Lab's 8 histogram buckets as ranges of fine bins (their edges are fine-bin edges).
 _MLAB = [(0, 10), *((10 + 4 * k, 14 + 4 * k) for k in range(6)), (34, FINE_BINS)]
 
-#: Every statistic, in report order.
-STATS: tuple[str, ...] = (
-    "tests",
-    *(f"{d}_{s}" for d in _NAMES for s in _PER_DIRECTION),
-    "min_rtt_median",
-    *(f"good_{case.key}" for case in USE_CASES),
-)
+
+def stat_names(cases: UseCaseTable = DEFAULT_TABLE) -> tuple[str, ...]:
+    """Every statistic, in report order, with the use cases of ``cases``."""
+    return (
+        "tests",
+        *(f"{d}_{s}" for d in _NAMES for s in _PER_DIRECTION),
+        "min_rtt_median",
+        *(f"good_{case.key}" for case in cases.cases),
+        *evidence_stats(),
+        *score_stats(cases),
+    )
+
+
+#: Every statistic with the default use cases, in report order.
+STATS: tuple[str, ...] = stat_names()
 DEFAULT_STATS: tuple[str, ...] = (
     "tests",
     "download_count",
@@ -76,6 +104,8 @@ ALIASES = {
     "MedianUpload": "upload_median",
     "MedianRTT": "min_rtt_median",
     "MinRTT": "min_rtt_median",
+    # The use cases' keys before the table followed M-Lab's IQB.
+    **{f"good_{old}": f"good_{new}" for old, new in OLD_KEYS.items()},
 }
 _EXTREME = "one test decides it; see /privacy (download_p5 and download_p95 are published)"
 _MEAN = "one extreme test moves it; see /privacy (medians and percentiles are published)"
@@ -97,7 +127,7 @@ class Noisy:
 
     counts: dict[str, I64]  # "dl", "ul"
     clients: I64
-    hists: dict[str, I64]  # "dl", "ul", "rtt": (cells, FINE_BINS), may be negative
+    hists: dict[str, I64]  # "dl", "ul", "rtt": (cells, FINE_BINS); "dr", "ur", "loss"
     threshold: I64  # the count a direction needs to be published, per cell
 
 
@@ -109,59 +139,12 @@ def published(noisy_counts: dict[str, I64], threshold: I64) -> npt.NDArray[np.bo
     return listed
 
 
-def _cumulative(hist: I64) -> F64:
-    """Running totals of noisy histograms, made non-negative and non-decreasing (the noise
-    of empty bins then averages out instead of piling up, as clipping each bin would)."""
-    running = np.maximum(np.cumsum(hist, axis=1), 0).astype(np.float64)
-    result: F64 = np.maximum.accumulate(running, axis=1)
-    return result
-
-
-def _quantiles(hist: I64, qs: Sequence[float]) -> F64:
-    """Quantiles of fine histograms, log-linear within the bin where the running total
-    reaches the rank; NaN for an empty histogram. Between the quartiles the running total of
-    the bins made non-negative is used (the noise of empty bins on either side roughly
-    cancels); a tail quantile is counted from its own end with :func:`_cumulative` (clipping
-    would pile the noise of the empty bins beyond it onto the tail)."""
-    out = np.full((hist.shape[0], len(qs)), np.nan)
-    rows = np.arange(hist.shape[0])
-    for k, q in enumerate(qs):
-        upper = q > 0.75
-        if 0.25 <= q <= 0.75:
-            cum = np.cumsum(np.maximum(hist, 0), axis=1).astype(np.float64)
-        else:
-            cum = _cumulative(hist[:, ::-1] if upper else hist)
-        total = cum[:, -1]
-        target = (1 - q if upper else q) * total
-        j = np.argmax(cum >= target[:, None], axis=1)
-        before = np.where(j > 0, cum[rows, j - 1], 0.0)
-        inside = cum[rows, j] - before
-        with np.errstate(divide="ignore", invalid="ignore"):
-            frac = np.clip(np.where(inside > 0, (target - before) / inside, 0.5), 0.0, 1.0)
-        position = FINE_BINS - (j + frac) if upper else j + frac
-        out[:, k] = np.where(total > 0, 10.0 ** (FINE_LOW + position / FINE_PER_DECADE), np.nan)
-    return out
-
-
-def _share_at_least(hist: I64, limit: float) -> F64:
-    """Share of a fine histogram at or above ``limit`` (the bin holding it counts in
-    proportion to its log-scale part above the limit), from the running totals."""
-    cum = _cumulative(hist)
-    total = cum[:, -1]
-    x = min(max((math.log10(limit) - FINE_LOW) * FINE_PER_DECADE, 0.0), FINE_BINS - 1e-9)
-    j = int(x)
-    before = cum[:, j - 1] if j > 0 else np.zeros(cum.shape[0])
-    below = before + (cum[:, j] - before) * (x - j)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share: F64 = np.where(total > 0, 1.0 - below / total, np.nan)
-    return share
-
-
-def _round(values: Any, digits: int = 3) -> list[Any]:
-    return [None if v is None or v != v else round(float(v), digits) for v in values]
-
-
-def publish(noisy: Noisy, stats: Sequence[str], min_clients: int) -> dict[str, list[Any]]:
+def publish(
+    noisy: Noisy,
+    stats: Sequence[str],
+    min_clients: int,
+    cases: UseCaseTable = DEFAULT_TABLE,
+) -> dict[str, list[Any]]:
     """The requested statistics of every cell, as lists (``None`` where withheld)."""
     out: dict[str, list[Any]] = {}
     wanted = set(stats)
@@ -179,12 +162,12 @@ def publish(noisy: Noisy, stats: Sequence[str], min_clients: int) -> dict[str, l
             out[f"{name}_count"] = [int(c) if good else None for c, good in zip(n, ok, strict=True)]
         asked = [s for s in _QUANTILES if f"{name}_{s}" in wanted]
         if asked:
-            values = _quantiles(noisy.hists[prefix], [_QUANTILES[s] for s in asked])
+            values = fine_quantiles(noisy.hists[prefix], [_QUANTILES[s] for s in asked])
             for k, stat in enumerate(asked):
                 q = _QUANTILES[stat]
                 need = math.ceil(QUANTILE_RANKS / min(q, 1 - q) - 1e-9)
                 good = shown[name] & (n >= need)
-                out[f"{name}_{stat}"] = _round(np.where(good, values[:, k], np.nan))
+                out[f"{name}_{stat}"] = rounded(np.where(good, values[:, k], np.nan))
         if f"{name}_histogram" in wanted:
             raw = noisy.hists[prefix]
             buckets = np.stack([raw[:, a:b].sum(axis=1) for a, b in _MLAB], axis=1)
@@ -197,18 +180,20 @@ def publish(noisy: Noisy, stats: Sequence[str], min_clients: int) -> dict[str, l
     rtt_total = noisy.hists["rtt"].sum(axis=1)
     rtt_ok = shown["download"] & (rtt_total >= np.maximum(middle, noisy.counts["dl"] // 2))
     if "min_rtt_median" in wanted:
-        median = _quantiles(noisy.hists["rtt"], [0.5])[:, 0]
-        out["min_rtt_median"] = _round(np.where(rtt_ok, median, np.nan))
+        median = fine_quantiles(noisy.hists["rtt"], [0.5])[:, 0]
+        out["min_rtt_median"] = rounded(np.where(rtt_ok, median, np.nan))
     shares = {name: shown[name] & (noisy.counts[p] >= middle) for name, p in _NAMES.items()}
-    for case in USE_CASES:
+    for case in cases.cases:
         if f"good_{case.key}" in wanted:
             dl, ul = shares["download"], shares["upload"]
             parts = [
-                np.where(dl, _share_at_least(noisy.hists["dl"], case.min_download), 1),
-                np.where(ul, _share_at_least(noisy.hists["ul"], case.min_upload), 1),
-                np.where(rtt_ok, 1 - _share_at_least(noisy.hists["rtt"], case.max_latency), 1),
+                np.where(dl, share_at_least(noisy.hists["dl"], case.min_download), 1),
+                np.where(ul, share_at_least(noisy.hists["ul"], case.min_upload), 1),
+                np.where(rtt_ok, 1 - share_at_least(noisy.hists["rtt"], case.max_latency), 1),
             ]
             best = np.minimum.reduce([np.nan_to_num(p, nan=1.0) for p in parts])
             good = dl | ul
-            out[f"good_{case.key}"] = _round(np.where(good, best, np.nan), 3)
+            out[f"good_{case.key}"] = rounded(np.where(good, best, np.nan), 3)
+    publish_evidence(noisy.hists, thr, shown, wanted, out)
+    publish_scores(noisy.hists, noisy.counts, shown, cases, QUANTILE_RANKS, wanted, out)
     return out

@@ -21,13 +21,18 @@ import msgspec
 from sqlalchemy import Engine, func, select
 
 from netatlas.broadband.aggregate import privacy
-from netatlas.broadband.aggregate.config import Aggregation, aggregations_source
+from netatlas.broadband.aggregate.config import (
+    Aggregation,
+    aggregations_source,
+    use_cases_source,
+)
 from netatlas.broadband.aggregate.models import stats_bin
 from netatlas.broadband.aggregate.query import Answer, QueryError, parse_query, run_query
-from netatlas.broadband.aggregate.report import DEFAULT_STATS, STATS
+from netatlas.broadband.aggregate.report import DEFAULT_STATS, stat_names
 from netatlas.broadband.aggregate.store import states
 from netatlas.broadband.aggregate.timebins import coarser
 from netatlas.broadband.areas import AreaLayer, UnknownLayer, get_layer
+from netatlas.broadband.usecases import UseCaseTable, table
 from netatlas.http.csvsafe import csv_cell
 
 __all__ = ["StatsResult", "StatsService", "render"]
@@ -51,17 +56,24 @@ class StatsService:
         self.secret = secret
         self._source = aggregations_source(engine, aggregations_path)
         self._source.current()  # a bad settings file: ConfigError now, not on a request
+        self._cases = use_cases_source(engine, aggregations_path)
         self._cache: OrderedDict[str, Answer] = OrderedDict()
         self._lock = threading.Lock()
 
     def reload(self) -> None:
         """Read the declared aggregations again on the next call (after an admin edit)."""
         self._source.forget()
+        self._cases.forget()
 
     @property
     def declared(self) -> dict[str, Aggregation]:
         """The aggregations in force (edits on the admin pages apply within seconds)."""
         return {a.name: a for a in self._source.current()}
+
+    @property
+    def use_cases(self) -> UseCaseTable:
+        """The use-case table in force (part of the aggregations settings)."""
+        return self._cases.current()
 
     def aggregations(self, public: bool = True) -> list[dict[str, Any]]:
         """What ``/api/v1/broadband/aggregations`` lists; ``public=False`` (the admin pages)
@@ -74,6 +86,8 @@ class StatsService:
                     select(stats_bin.c.aggregation, func.count()).group_by(stats_bin.c.aggregation)
                 ).all()
             )
+        cases = self.use_cases
+        stats = list(stat_names(cases))
         out = []
         for agg in self.declared.values():
             state = known.get(agg.name)
@@ -91,7 +105,9 @@ class StatsService:
                     "publish_threshold": privacy.publish_threshold(1, agg.min_tests),
                     "tests_per_client_day": agg.tests_per_client_day,
                     "sources": list(agg.sources),
-                    "stats": list(STATS),
+                    "stats": stats,
+                    "use_cases": table(cases),
+                    "score_percentile": cases.percentile,
                     "default_stats": list(DEFAULT_STATS),
                     "updated": state.updated.isoformat() + "Z" if state else None,
                     "version": state.version if state else 0,
@@ -114,12 +130,14 @@ class StatsService:
         """The answer to a query (or just its ETag when ``if_none_match`` holds it).
         Raises QueryError."""
         agg = self._aggregation(name)
-        query = parse_query(agg, params)
+        cases = self.use_cases
+        query = parse_query(agg, params, cases)
         with self.engine.connect() as conn:
             state = states(conn).get(agg.name)
         version = f"{state.fingerprint}:{state.version}" if state else "0"
         canonical = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
-        text = f"{agg!r}|{version}|{canonical}"  # the declaration: min_tests may change first
+        # The declaration (min_tests may change first) and the use cases judged by.
+        text = f"{agg!r}|{cases!r}|{version}|{canonical}"
         digest = hashlib.sha256(text.encode()).hexdigest()[:24]
         etag = f'"{digest}"'
         if etag in if_none_match:
@@ -135,7 +153,7 @@ class StatsService:
             layer = get_layer(self.engine, agg.area) if agg.area else None
         except UnknownLayer as exc:
             raise QueryError(f"aggregation {agg.name!r} is not ready: {exc}") from None
-        answer = run_query(self.engine, agg, layer, query, self._layer, self.secret)
+        answer = run_query(self.engine, agg, layer, query, self._layer, self.secret, cases)
         with self._lock:
             self._cache[etag] = answer
             while len(self._cache) > CACHE_SIZE:

@@ -14,6 +14,12 @@ number under 1 000, so indexes fit in an int16; values outside that range are cl
 ``x = 0 … 3.5``, the lowest edge forced to 0: [0, 1.778), [1.778, 5.623), … [1778, 5623)
 Mbit/s. Values at or above 5623 Mbit/s are counted in the last bucket.
 
+**Evidence histograms**: the ratio of a test's speed to the speed its plan advertises, in
+:data:`RATIO_EDGES` bins (80 % and 100 % are edges, so the shares reaching them are exact
+sums of bins), and the packet loss of download tests in per cent, in :data:`LOSS_EDGES` bins
+(0.5 % and 1 %, the use cases' limits, are edges). Values below the first edge fall in the
+first bin, values at or above the last inner edge in the last.
+
 **Distinct clients**: the set of 64-bit client hashes while it has at most
 :data:`EXACT_CLIENTS` members (exact), then a HyperLogLog with 2^10 registers (about 3 %
 standard error). Sets and registers merge; a merged set that grows too large becomes registers.
@@ -32,9 +38,12 @@ __all__ = [
     "EXACT_CLIENTS",
     "HIST_EDGES",
     "HLL_P",
+    "LOSS_EDGES",
+    "RATIO_EDGES",
     "bucket_index",
     "bucket_value",
     "client_hashes",
+    "edge_index",
     "hist_index",
     "hll_estimate",
     "hll_update",
@@ -57,6 +66,13 @@ _MAX_INDEX = math.ceil(math.log(MAX_VALUE) / _LOG_GAMMA)
 #: Inner edges of M-Lab's 8 histogram buckets (Mbit/s).
 HIST_EDGES = np.array([10 ** (x / 2 + 0.25) for x in range(7)])
 HIST_BUCKETS = 8
+
+#: Edges of the advertised-ratio bins (measured ÷ advertised); the last bin is open.
+RATIO_EDGES = np.array([0.0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5])
+RATIO_BINS = RATIO_EDGES.size - 1
+#: Edges of the loss bins (per cent of bytes retransmitted); the last bin is open.
+LOSS_EDGES = np.array([0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0])
+LOSS_BINS = LOSS_EDGES.size - 1
 
 #: Largest client set kept exactly.
 EXACT_CLIENTS = 64
@@ -81,6 +97,13 @@ def bucket_value(index: npt.NDArray[np.integer]) -> F64:
 def hist_index(values: F64) -> npt.NDArray[np.int8]:
     """M-Lab histogram bucket (0–7) of each value."""
     return np.searchsorted(HIST_EDGES, values, side="right").astype(np.int8)
+
+
+def edge_index(values: F64, edges: F64) -> npt.NDArray[np.int64]:
+    """The bin of each value among ``edges`` (bins ``[edges[k], edges[k + 1])``, the last
+    open-ended, values below the first edge in the first)."""
+    index = np.searchsorted(edges[1:-1], values, side="right")
+    return index.astype(np.int64)
 
 
 def quantiles(

@@ -12,7 +12,9 @@
   var M = window.NetAtlasMaps;
   var API = "/api/v1/broadband";
   var STATS = ["tests", "download_count", "download_median", "upload_count", "upload_median",
-    "min_rtt_median", "download_histogram", "upload_histogram"];
+    "min_rtt_median", "download_histogram", "upload_histogram",
+    "download_advertised_count", "download_advertised_80", "download_advertised_100", "download_advertised_ratio_median",
+    "upload_advertised_count", "upload_advertised_80", "upload_advertised_100", "upload_advertised_ratio_median"];
   var PALETTE = ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"];  // ColorBrewer YlGnBu
   var INSUFFICIENT = { fillColor: "#bfc5cc", fillOpacity: 0.75, color: "#6b7683", weight: 1, dashArray: "3 3" };
   var NO_TESTS = { fillColor: "#ffffff", fillOpacity: 0.05, color: "#6b7683", weight: 0.8, dashArray: "1 4" };
@@ -27,6 +29,17 @@
       value: function (r) { return r.min_rtt_median; } },
     good: { title: "Tests good enough for", unit: "%", breaks: [20, 40, 60, 80], digits: 0,
       value: function (r, use) { return goodShare(r, use); } },
+    // Measured against the plan's advertised speed (tests whose survey gave it).
+    advertised: { title: "Measured vs advertised", unit: "%", breaks: [20, 40, 60, 80], digits: 0,
+      value: function (r) { return advertised(r); } },
+    // M-Lab IQB-style score (0–1) of one use, or of all uses weighted.
+    score: { title: "Quality score", unit: "0–1", breaks: [0.2, 0.4, 0.6, 0.8], digits: 2,
+      value: function (r) { return scoreOf(r); } },
+  };
+  var ADVERTISED = {
+    reach100: { stat: "_advertised_100", text: "tests reaching the advertised speed", percent: true },
+    reach80: { stat: "_advertised_80", text: "tests reaching 80 % of the advertised speed", percent: true },
+    ratio: { stat: "_advertised_ratio_median", text: "median of measured ÷ advertised", percent: true },
   };
   var PLAY_MS = 1500;
 
@@ -40,6 +53,7 @@
   var state = {
     aggregations: [], agg: null, outlines: null, layer: null, rows: [], periods: [],
     index: 0, metric: "download", use: (config.use_cases && config.use_cases[0] || {}).key,
+    advertised: "reach100", direction: "download", scoreUse: "iqb",
     isp: "", timer: null, shown: [], fitted: false, request: 0,
   };
 
@@ -74,6 +88,21 @@
     var up = shareAbove(r.upload_histogram, use.min_upload);
     if (down === null && up === null) return null;
     return 100 * Math.min(down === null ? 1 : down, up === null ? 1 : up);
+  }
+
+  function advertised(r) {
+    var v = r[state.direction + ADVERTISED[state.advertised].stat];
+    return v === null || v === undefined ? null : 100 * v;
+  }
+
+  function scoreOf(r) {
+    var v = r[state.scoreUse === "iqb" ? "iqb_score" : "score_" + state.scoreUse];
+    return v === undefined ? null : v;
+  }
+
+  function scoreLabel() {
+    if (state.scoreUse === "iqb") return "all uses";
+    return (useCases[state.scoreUse] || { label: state.scoreUse }).label.toLowerCase();
   }
 
   function classOf(metric, value) {
@@ -195,7 +224,7 @@
   function loadFigures() {
     var time = state.unit === state.agg.time ? "key" : state.unit;
     // Exact "good enough" shares, when the statistics API offers them (good_<use>).
-    var good = (state.agg.stats || []).filter(function (name) { return /^good_/.test(name); });
+    var good = (state.agg.stats || []).filter(function (name) { return /^(good_|score_|iqb_score$)/.test(name); });
     var params = { "b.area": "key", "b.time": time, stats: STATS.concat(good).join(","), format: "json", limit: 50000 };
     $("unit-name").textContent = UNIT_NAMES[state.unit] || "Period";
     if (state.isp) { params["b.isp"] = "key"; params["f.isp"] = state.isp; }
@@ -272,6 +301,14 @@
         lines.push(["Good enough for " + useCases[state.use].label.toLowerCase(),
           figure(metric.value(row, state.use), 0, "%")]);
       }
+      if (state.metric === "advertised") {
+        var dir = state.direction === "download" ? "Download" : "Upload";
+        lines.push([dir + " tests with an advertised speed", count(row[state.direction + "_advertised_count"])]);
+        lines.push([dir + ": " + ADVERTISED[state.advertised].text, figure(metric.value(row), 0, "%")]);
+      }
+      if (state.metric === "score") {
+        lines.push(["Quality score for " + scoreLabel(), figure(metric.value(row), 2, "(0–1)")]);
+      }
       html += "<table class=\"popup-table\">" + lines.map(function (l) {
         return "<tr><th scope=\"row\">" + l[0] + "</th><td>" + l[1] + "</td></tr>";
       }).join("") + "</table>";
@@ -311,6 +348,8 @@
 
   function renderLegend(metric) {
     var title = metric.title + (state.metric === "good" ? " " + useCases[state.use].label.toLowerCase() : "");
+    if (state.metric === "advertised") title = (state.direction === "download" ? "Download" : "Upload") + ": " + ADVERTISED[state.advertised].text;
+    if (state.metric === "score") title = metric.title + " for " + scoreLabel();
     $("legend-title").textContent = title + " (" + metric.unit + ")";
     var b = metric.breaks, items = [];
     for (var i = 0; i <= b.length; i += 1) {
@@ -373,7 +412,8 @@
   // ---- downloads of what is shown --------------------------------------------------------
 
   var COLUMNS = ["area", "area_name", "period", "isp", "tests", "download_count", "download_median",
-    "upload_count", "upload_median", "min_rtt_median"];
+    "upload_count", "upload_median", "min_rtt_median", "download_advertised_count", "download_advertised_80",
+    "download_advertised_100", "download_advertised_ratio_median", "iqb_score"];
 
   function exportRows() {
     return state.shown.map(function (item) {
@@ -427,8 +467,13 @@
   $("metric").addEventListener("change", function (event) {
     state.metric = event.target.value;
     $("use-field").hidden = state.metric !== "good";
+    $("advertised-field").hidden = state.metric !== "advertised";
+    $("score-field").hidden = state.metric !== "score";
     render();
   });
+  $("advertised-view").addEventListener("change", function (event) { state.advertised = event.target.value; render(); });
+  $("advertised-direction").addEventListener("change", function (event) { state.direction = event.target.value; render(); });
+  $("score-use").addEventListener("change", function (event) { state.scoreUse = event.target.value; render(); });
   $("use").addEventListener("change", function (event) { state.use = event.target.value; describeUse(); render(); });
   $("isp").addEventListener("change", function (event) { state.isp = event.target.value; loadFigures(); });
   $("unit").addEventListener("change", function (event) {
@@ -447,6 +492,10 @@
     $("use-hint").textContent = "Needs " + u.min_download + " Mbit/s down, " + u.min_upload +
       " Mbit/s up" + (exact ? " and latency under " + u.max_latency + " ms: the smallest of the" +
       " three shares of tests." : " (estimated from the speed distribution).");
+    var pct = state.agg && state.agg.score_percentile || 90;
+    $("score-hint").textContent = "Each requirement passes or fails on the area's tests: speeds at the " +
+      (100 - pct) + "th percentile, latency and loss at the " + pct + "th; the score is the weighted share" +
+      " that pass (after M-Lab's Internet Quality Barometer).";
   }
   describeUse();
 
