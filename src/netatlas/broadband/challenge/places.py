@@ -13,6 +13,7 @@ medians are computed for every place at once with a sort: a million tests take a
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -141,6 +142,7 @@ def _split(key: int) -> tuple[int, int]:
     return row, column
 
 
+@functools.lru_cache(maxsize=4096)
 def _date(day_number: int) -> str:
     return str(np.datetime64(day_number, "D"))
 
