@@ -14,6 +14,7 @@ import csv
 import io
 import math
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -26,11 +27,11 @@ import msgspec
 import numpy as np
 from sqlalchemy import Engine
 
-from netatlas.broadband.challenge.localtime import LocalClock, parse_zone
+from netatlas.broadband.challenge.localtime import LocalClock, LocalTimes, parse_zone
 from netatlas.broadband.challenge.methodology import methodology
 from netatlas.broadband.challenge.places import Places
 from netatlas.broadband.challenge.select import Area, SelectionError, test_chunks
-from netatlas.http.csvsafe import csv_cell
+from netatlas.http.csvsafe import FORMULA_START, csv_cell
 
 __all__ = ["PLACE_COLUMNS", "TEST_COLUMNS", "Package", "Request", "write_package"]
 
@@ -127,6 +128,24 @@ class _Cached:
         return list(map(seen.__getitem__, values))
 
 
+_NEEDS_QUOTES = re.compile('[,"\r\n]')
+_NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\]')
+_FORMULA = tuple("\x00" + start for start in FORMULA_START)
+
+
+def _plain(values: list[Any]) -> bool:
+    """Whether every value is text (or None) that CSV and JSON take as it is: no formula
+    start, nothing to quote or escape. Checked on the joined column, once per chunk rather
+    than per value (a ``\\x00`` inside a value can only make the answer a safe False)."""
+    text = [v for v in values if v is not None]
+    if not all(v.__class__ is str for v in text):
+        return False
+    joined = "\x00" + "\x00".join(text)
+    if _NEEDS_QUOTES.search(joined) or _NEEDS_ESCAPE.search(joined.replace("\x00", "")):
+        return False
+    return not any(start in joined for start in _FORMULA)
+
+
 def _numbers(values: list[Any]) -> list[str]:
     """Numbers as text ("" for a missing one); str of a float is its shortest round trip."""
     if None not in values:
@@ -166,8 +185,9 @@ class _Writer:
         self.csv_repeated = _Cached(_csv_text)
         self.json_repeated = _Cached(_json_text)
 
-    def columns(self, c: dict[str, list[Any]], places: list[str | None]) -> dict[str, list[Any]]:
-        t = self.clock.at(np.asarray(c["epoch"], np.int64))
+    def columns(
+        self, c: dict[str, list[Any]], t: LocalTimes, places: list[str | None]
+    ) -> dict[str, list[Any]]:
         return {
             "test_id": c["id"], "download_uuid": c["download_uuid"],
             "upload_uuid": c["upload_uuid"], "time_utc": t.utc, "time_local": t.local,
@@ -194,6 +214,9 @@ class _Writer:
             if kind == "repeated":
                 csv_out.append(self.csv_repeated(values))
                 json_out[name] = self.json_repeated(values)
+            elif kind == "text" and _plain(values):  # None: empty cell, null
+                csv_out.append(["" if v is None else v for v in values])
+                json_out[name] = ["null" if v is None else '"' + v + '"' for v in values]
             elif kind == "text":
                 csv_out.append([_csv_text(v) for v in values])
                 json_out[name] = [_json_text(v) for v in values]
@@ -253,7 +276,7 @@ def _write_tests(
     count = 0
     for chunk in test_chunks(engine, req.area, req.since, req.until):
         t = writer.clock.at(np.asarray(chunk["epoch"], np.int64))
-        cols = writer.columns(chunk, _places(chunk, req, places, t.day_number))
+        cols = writer.columns(chunk, t, _places(chunk, req, places, t.day_number))
         lines, features = writer.texts(cols)
         text.write(lines)
         if count:

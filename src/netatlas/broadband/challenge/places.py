@@ -13,6 +13,7 @@ medians are computed for every place at once with a sort: a million tests take a
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -114,23 +115,28 @@ class Places:
         day_counts = np.unique(pairs[:, 0], return_counts=True)[1]
         first = np.minimum.reduceat(days, starts)
         last = np.maximum.reduceat(days, starts)
-        medians = [_group_medians(keys, values[:, i], uniq) for i in range(3)]
-        for i, key in enumerate(uniq.tolist()):
+        medians = [_group_medians(keys, values[:, i], uniq).tolist() for i in range(3)]
+        # Python lists, not numpy scalars, in the loop: indexing them is far cheaper.
+        id_list: list[int] = ids.tolist()
+        columns = zip(
+            uniq.tolist(), starts.tolist(), counts.tolist(), day_counts.tolist(),
+            first.tolist(), last.tolist(), *medians, strict=True,
+        )  # fmt: skip
+        for key, start, count, day_count, first_day, last_day, down, up, rtt in columns:
             row, column = _split(key)
             lat, lon = _centre(row, column, self.metres)
-            start, count = int(starts[i]), int(counts[i])
             yield PlaceMedians(
                 place_id=self.place_id(row, column),
                 lat=round(lat, 7),
                 lon=round(lon, 7),
                 tests=count,
-                days=int(day_counts[i]),
-                first_day=_date(int(first[i])),
-                last_day=_date(int(last[i])),
-                download_median=_value(medians[0][i]),
-                upload_median=_value(medians[1][i]),
-                latency_median=_value(medians[2][i]),
-                test_ids=ids[start : start + count].tolist(),
+                days=day_count,
+                first_day=_date(first_day),
+                last_day=_date(last_day),
+                download_median=_value(down),
+                upload_median=_value(up),
+                latency_median=_value(rtt),
+                test_ids=id_list[start : start + count],
             )
 
 
@@ -141,6 +147,7 @@ def _split(key: int) -> tuple[int, int]:
     return row, column
 
 
+@functools.lru_cache(maxsize=4096)
 def _date(day_number: int) -> str:
     return str(np.datetime64(day_number, "D"))
 
