@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Protocol
 
 import msgspec
@@ -70,22 +70,44 @@ def _chunks(reader: IO[bytes]) -> Iterator[bytes]:
         reader.close()
 
 
+def no_such_file() -> Response:
+    return PlainTextResponse("no such file", status_code=404)
+
+
+async def stream_stored(
+    request: Request,
+    open_file: Callable[[], IO[bytes]],
+    *,
+    filename: str,
+    size: int,
+    media: str,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """A listed file of a store as an attachment: headers only for HEAD, else streamed in
+    chunks from a worker thread; a 404 when it was pruned since the listing was read."""
+    headers = {
+        **(headers or {}),
+        "Content-Length": str(size),
+        "Content-Disposition": f'attachment; filename="{filename}"',
+    }
+    if request.method == "HEAD":
+        return Response(headers=headers, media_type=media)
+    try:
+        reader = await run_in_threadpool(open_file)
+    except FileNotFoundError:
+        return no_such_file()
+    return StreamingResponse(_chunks(reader), media_type=media, headers=headers)
+
+
 async def download(request: Request) -> Response:
     name = request.path_params["name"]
     found = next((d for d in await _downloads(request) if d.name == name), None)
     if found is None:
-        return PlainTextResponse("no such file", status_code=404)
-    headers = {
-        "Content-Length": str(found.size),
-        "Content-Disposition": f'attachment; filename="{found.name}"',
-    }
-    if request.method == "HEAD":
-        return Response(headers=headers, media_type=media_type(name))
-    try:
-        reader = await run_in_threadpool(_listing(request).store.open, name)
-    except FileNotFoundError:  # pruned since the listing was read
-        return PlainTextResponse("no such file", status_code=404)
-    return StreamingResponse(_chunks(reader), media_type=media_type(name), headers=headers)
+        return no_such_file()
+    store = _listing(request).store
+    return await stream_stored(
+        request, lambda: store.open(name), filename=name, size=found.size, media=media_type(name)
+    )
 
 
 routes = [

@@ -9,14 +9,14 @@ from __future__ import annotations
 import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from netatlas.export.dump.service import PREFIX, DumpFile, list_dumps
 from netatlas.http.openapi import OpenAPIPath, Reply
 from netatlas.http.responses import json_response
 from netatlas.http.state import state_of
-from netatlas.site.downloads import DownloadsParts, _chunks
+from netatlas.site.downloads import DownloadsParts, no_such_file, stream_stored
 from netatlas.storage.files import FileStore
 
 
@@ -51,19 +51,12 @@ async def dump_file(request: Request) -> Response:
     name = request.path_params["name"]
     found = next((f for f in await _files(request) if f.name == name), None)
     if found is None:
-        return PlainTextResponse("no such file", status_code=404)
+        return no_such_file()
     media = "application/gzip" if found.kind == "data" else "application/json"
-    headers = {
-        "Content-Length": str(found.size),
-        "Content-Disposition": f'attachment; filename="{found.name}"',
-    }
-    if request.method == "HEAD":
-        return Response(headers=headers, media_type=media)
-    try:
-        reader = await run_in_threadpool(_store(request).open, PREFIX + name)
-    except FileNotFoundError:  # pruned since the listing was read
-        return PlainTextResponse("no such file", status_code=404)
-    return StreamingResponse(_chunks(reader), media_type=media, headers=headers)
+    store = _store(request)
+    return await stream_stored(
+        request, lambda: store.open(PREFIX + name), filename=name, size=found.size, media=media
+    )
 
 
 routes = [

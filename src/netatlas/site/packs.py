@@ -8,13 +8,12 @@ manifest), so a client that polls with ``If-None-Match`` downloads a pack only w
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from typing import IO, Protocol
+from typing import Protocol
 
 import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from netatlas.http.openapi import OpenAPIPath, Reply
@@ -24,9 +23,9 @@ from netatlas.location.packs.build import Manifest, PackFile
 from netatlas.location.packs.listing import PackListing, Published
 from netatlas.location.packs.region import PackRegion
 from netatlas.location.packs.service import pack_store
+from netatlas.site.downloads import no_such_file, stream_stored
 from netatlas.site.render import page
 
-CHUNK = 256 * 1024
 # A pack's address always names its newest build: caches may keep a file an hour, then ask
 # again with its ETag (a rebuild is daily).
 CACHE = "public, max-age=3600"
@@ -120,36 +119,28 @@ async def packs_api(request: Request) -> Response:
     return Response(body, media_type="application/json", headers=headers)
 
 
-def _chunks(reader: IO[bytes]) -> Iterator[bytes]:
-    try:
-        while chunk := reader.read(CHUNK):
-            yield chunk
-    finally:
-        reader.close()
-
-
 async def pack_file(request: Request) -> Response:
     pack = request.path_params["pack"]
     name = request.path_params["name"]
     published = (await _published(request)).get(pack)
     served = None if published is None else published.file(name)
     if published is None or served is None:
-        return PlainTextResponse("no such file", status_code=404)
+        return no_such_file()
     etag = f'"{served.sha256}"'
     headers = {**CORS_HEADERS, "ETag": etag, "Cache-Control": CACHE}
     if _matches(request, etag):
         return Response(status_code=304, headers=headers)
     if name == "manifest.json":
         return Response(published.manifest_bytes, media_type=served.media_type, headers=headers)
-    headers["Content-Length"] = str(served.size)
-    headers["Content-Disposition"] = f'attachment; filename="{pack}-{name}"'
-    if request.method == "HEAD":
-        return Response(headers=headers, media_type=served.media_type)
-    try:
-        reader = await run_in_threadpool(_listing(request).open, served)
-    except FileNotFoundError:  # pruned since the listing was read (two builds are kept)
-        return PlainTextResponse("no such file", status_code=404)
-    return StreamingResponse(_chunks(reader), media_type=served.media_type, headers=headers)
+    listing = _listing(request)
+    return await stream_stored(
+        request,
+        lambda: listing.open(served),
+        filename=f"{pack}-{name}",
+        size=served.size,
+        media=served.media_type,
+        headers=headers,
+    )
 
 
 routes = [
