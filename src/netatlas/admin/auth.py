@@ -23,6 +23,7 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, and_, case, delete, insert, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from netatlas.admin.models import admin_lockout, admin_session, admin_user
 from netatlas.db.upsert import insert_for
@@ -162,10 +163,7 @@ def _reserve(conn: Connection, subject: str, now: dt.datetime) -> _Count:
     """
     table = admin_lockout
     c = table.c
-    stale = or_(
-        and_(c.locked_until.is_not(None), c.locked_until <= now),
-        and_(c.locked_until.is_(None), c.window_start < now - FAIL_WINDOW),
-    )
+    stale = _ran_out(now)
     stmt = insert_for(conn, table).values(subject=subject, failures=1, window_start=now)
     stmt = stmt.on_conflict_do_update(
         index_elements=[c.subject],
@@ -179,18 +177,19 @@ def _reserve(conn: Connection, subject: str, now: dt.datetime) -> _Count:
     return _Count(int(row.failures), row.locked_until)
 
 
-def _purge(conn: Connection, now: dt.datetime) -> None:
-    """Forget counts whose window or lock has run out: made-up user names and addresses
-    (personal data) do not pile up; such a row would start again at 1 anyway."""
+def _ran_out(now: dt.datetime) -> ColumnElement[bool]:
+    """A lock-out row whose lock, or (unlocked) whose counting window, has run out."""
     c = admin_lockout.c
-    conn.execute(
-        delete(admin_lockout).where(
-            or_(
-                and_(c.locked_until.is_not(None), c.locked_until <= now),
-                and_(c.locked_until.is_(None), c.window_start < now - FAIL_WINDOW),
-            )
-        )
+    return or_(
+        and_(c.locked_until.is_not(None), c.locked_until <= now),
+        and_(c.locked_until.is_(None), c.window_start < now - FAIL_WINDOW),
     )
+
+
+def _purge(conn: Connection, now: dt.datetime) -> None:
+    """Forget counts that have run out: made-up user names and addresses (personal data)
+    do not pile up; such a row would start again at 1 anyway."""
+    conn.execute(delete(admin_lockout).where(_ran_out(now)))
 
 
 def _seconds(until: dt.datetime, now: dt.datetime) -> int:
