@@ -182,7 +182,9 @@ def _cell_results(hits: _Hits) -> list[Result]:
     for key, hit in hits.items():
         by_area.setdefault(key[:_AREA_PREFIX], []).append(hit)
     results = []
-    for prefix, members in by_area.items():
+    # Areas in a fixed order (the loudest heard cell first, then the area id): equal candidates
+    # are then decided the same way whatever order the database returned the rows in.
+    for prefix, members in sorted(by_area.items(), key=_area_order):
         members.sort(key=_by_score)
         weakest = _WEAKEST.get(RADIO_NAME.get(prefix[0], ""), -140)
         lat, lon, accuracy = estimate_cells([h.found for h in members], weakest)
@@ -191,6 +193,11 @@ def _cell_results(hits: _Hits) -> list[Result]:
             Result(lat, lon, accuracy, score, None, "internal", _majority_region(members))
         )
     return results
+
+
+def _area_order(item: tuple[bytes, list[_Hit]]) -> tuple[int, bytes]:
+    loudest = max(-1_000 if h.found.signal is None else h.found.signal for h in item[1])
+    return -loudest, item[0]
 
 
 def _area_ids(query: Query) -> list[bytes]:

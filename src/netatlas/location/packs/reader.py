@@ -1,29 +1,48 @@
-"""A small reference reader: locate a cell scan from a pack's ``cells.csv.gz``, as microG does.
+"""A small reference reader: locate a scan from a pack's files, as ``/v1/geolocate`` would.
 
-microG's on-device cell location knows only each cell's position (the file has no range):
-one known cell gives its position, several give their mean weighted by signal. The weight
-here is the server's signal term, ``10 ** (dBm / 30)`` (a cell heard 10 dB louder counts about
-twice as much; a cell without a signal counts as the radio's weakest), so that the reader and
-``/v1/geolocate`` differ only in what the file leaves out (ranges, scores, area grouping).
+It reuses the server's own pieces (area grouping, :func:`estimate_cells`, WiFi clusters and
+:func:`estimate_macs`, the choice among candidates of :class:`ResultList`), so that the reader
+and the server differ only in what a file leaves out:
+
+- ``cells.csv.gz`` (microG's format) has positions only: every cell counts with the same
+  range and score, so a scan's cells are weighted by signal alone, ``10 ** (dBm / 30)``;
+- an MLS-format file (``mls-cells-MCC.csv.gz``) has each cell's range, samples and created and
+  updated times: with it the reader scores and weights cells as the server does, and gives the
+  server's answer;
+- ``wifi.csv.gz`` has positions only: every access point is taken as an established one
+  (:data:`PACK_RADIUS`, :data:`PACK_SAMPLES`).
+
+``bench/packs.py --accuracy`` measures how close each file's answers come to the server's.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import gzip
 import io
-import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Final, NamedTuple
 
 from netatlas.location.cells.csvfile import BadRow, read_rows
-from netatlas.location.packs.formats import CELLS_HEADER, MICROG_TYPE
+from netatlas.location.ids import area_id
+from netatlas.location.locate.cluster import clusters
+from netatlas.location.locate.estimate import WIFI, Found, estimate_cells, estimate_macs
+from netatlas.location.locate.result import Result, ResultList
+from netatlas.location.locate.score import station_score
+from netatlas.location.locate.service import MAX_LOOKUPS
+from netatlas.location.models import RADIO_CODE
+from netatlas.location.packs.formats import CELLS_HEADER, MICROG_TYPE, WIFI_HEADER
 from netatlas.location.radio import RADIOS
 
-__all__ = ["TYPE_OF", "CellPack", "Heard"]
+__all__ = ["PACK_RADIUS", "PACK_SAMPLES", "TYPE_OF", "CellPack", "Heard", "WifiPack", "best_of"]
 
 TYPE_OF: Final = MICROG_TYPE
+_RADIO_OF: Final = {number: name for name, number in MICROG_TYPE.items()}
+#: What the WiFi reader assumes of every access point, which ``wifi.csv.gz`` does not say.
+PACK_RADIUS: Final = 60.0  # metres
+PACK_SAMPLES: Final = 20
 
 
 class Heard(NamedTuple):
@@ -41,22 +60,20 @@ Key = tuple[int, int, int, int, int]  # type, mcc, mnc, lac, cid
 
 
 class CellPack:
-    """The cells of one ``cells.csv.gz`` (or an MLS file), keyed as microG keys them.
-
-    Positions only, from ``cells.csv.gz``; with an MLS-format file (:meth:`parse_mls`) each
-    cell also has its range, and a scan's cells are weighted by ``signal / range²`` as the
-    server does (what Local NLP Backend can do with the same file).
-    """
+    """The cells of one ``cells.csv.gz`` (:meth:`parse`) or MLS-format file
+    (:meth:`parse_mls`, with ranges, samples and dates), keyed as microG keys them."""
 
     def __init__(
         self,
         cells: Mapping[Key, tuple[float, float]],
         ranges: Mapping[Key, float] | None = None,
         samples: Mapping[Key, int] | None = None,
+        times: Mapping[Key, tuple[int, int]] | None = None,
     ) -> None:
         self.cells = dict(cells)
         self.ranges = dict(ranges or {})
         self.samples = dict(samples or {})
+        self.times = dict(times or {})  # (created, updated) day numbers
 
     @classmethod
     def parse(cls, data: bytes) -> CellPack:
@@ -78,6 +95,7 @@ class CellPack:
         cells: dict[Key, tuple[float, float]] = {}
         ranges: dict[Key, float] = {}
         samples: dict[Key, int] = {}
+        times: dict[Key, tuple[int, int]] = {}
         for _, row in read_rows(text):
             if isinstance(row, BadRow):
                 continue
@@ -85,7 +103,8 @@ class CellPack:
             cells[key] = (row.lat, row.lon)
             ranges[key] = float(row.range)
             samples[key] = row.samples
-        return cls(cells, ranges, samples)
+            times[key] = (_day(row.created), _day(row.updated))
+        return cls(cells, ranges, samples, times)
 
     @classmethod
     def load(cls, path: Path) -> CellPack:
@@ -94,39 +113,121 @@ class CellPack:
     def __len__(self) -> int:
         return len(self.cells)
 
-    def locate(self, scan: Iterable[Heard]) -> tuple[float, float] | None:
-        """(lat, lon) of a scan, or None when the pack knows none of its cells.
+    def locate(
+        self, scan: Iterable[Heard], today: dt.date | None = None
+    ) -> tuple[float, float] | None:
+        """(lat, lon) of a cell scan, or None when the pack knows none of its cells."""
+        return best_of(self.candidates(scan, today))
 
-        Known cells are grouped by area (radio, MCC, MNC, LAC), as the server does; the area
-        with the most trust answers with its weighted mean: each cell counts one, or with an
-        MLS file ``clamp(log2(samples), 0.5, 10)`` like the server's sample weight.
+    def candidates(self, scan: Iterable[Heard], today: dt.date | None = None) -> list[Result]:
+        """One candidate per area of known cells, as ``/v1/geolocate`` forms them.
+
+        The strongest :data:`MAX_LOOKUPS` cells are looked up, known cells are grouped by area
+        (radio, MCC, MNC, LAC), each area gives a weighted mean and an accuracy
+        (:func:`estimate_cells`) and a score (the sum of its cells' scores); :func:`best_of`
+        then makes the server's choice among candidates. From ``cells.csv.gz`` every cell has
+        the same range (none) and score (one); from an MLS file, its own range, and a score
+        from its samples and its created and updated times, as the server scores a station
+        row (``today`` defaults to the current date).
         """
-        groups: dict[tuple[int, int, int, int], list[tuple[float, float, float]]] = {}
-        trust: dict[tuple[int, int, int, int], float] = {}
-        for h in scan:
-            kind = TYPE_OF[h.radio]
-            key = (kind, h.mcc, h.mnc, h.lac, h.cid)
+        day = (today or dt.date.today()).toordinal()
+        heard = list(scan)
+        if len(heard) > MAX_LOOKUPS:
+            heard = sorted(heard, key=_loudest_first)[:MAX_LOOKUPS]
+        groups: dict[tuple[int, int, int, int], list[Found]] = {}
+        for h in heard:
+            key = (TYPE_OF[h.radio], h.mcc, h.mnc, h.lac, h.cid)
             found = self.cells.get(key)
             if found is None:
                 continue
-            signal = RADIOS[h.radio].signal_min if h.signal is None else h.signal
-            weight = 10.0 ** (signal / 30.0)
-            if self.ranges:
-                radius = max(self.ranges.get(key, 0.0), 500.0)
-                weight /= radius * radius
-            area = key[:4]
-            groups.setdefault(area, []).append((weight, found[0], found[1]))
-            n = self.samples.get(key)
-            score = 1.0 if n is None else min(max(math.log2(n) if n > 1 else 0.0, 0.5), 10.0)
-            trust[area] = trust.get(area, 0.0) + score
-        if not groups:
-            return None
-        area = max(groups, key=lambda a: (trust[a], sum(w for w, _, _ in groups[a])))
-        best = groups[area]
-        total = sum(w for w, _, _ in best)
-        if total <= 0.0:
-            return None
-        return (
-            sum(w * lat for w, lat, _ in best) / total,
-            sum(w * lon for w, _, lon in best) / total,
-        )
+            radius = self.ranges.get(key, 0.0)
+            samples = self.samples.get(key, 1)
+            made = self.times.get(key)
+            if made is None:
+                score = 1.0
+            else:
+                created, updated = made
+                score = station_score(day, created, updated, updated, None, samples, radius)
+            groups.setdefault(key[:4], []).append(
+                Found(found[0], found[1], radius, samples, score, h.signal, None)
+            )
+        results = []
+        for area, members in sorted(groups.items(), key=_area_order):
+            members.sort(key=lambda f: -f.score)
+            radio = RADIOS.get(_RADIO_OF[area[0]])
+            weakest = -140 if radio is None else radio.signal_min
+            lat, lon, accuracy = estimate_cells(members, weakest)
+            results.append(Result(lat, lon, accuracy, sum(f.score for f in members)))
+        return results
+
+
+class WifiPack:
+    """The access points of one ``wifi.csv.gz``: positions only, keyed by 6-byte MAC."""
+
+    def __init__(self, points: Mapping[bytes, tuple[float, float]]) -> None:
+        self.points = dict(points)
+
+    @classmethod
+    def parse(cls, data: bytes) -> WifiPack:
+        """Read the gzip bytes of a ``wifi.csv.gz``; ValueError when its header is not ours."""
+        text = io.StringIO(gzip.decompress(data).decode("utf-8"), newline="")
+        rows = csv.reader(text)
+        if ",".join(next(rows, [])) != WIFI_HEADER:
+            raise ValueError("not a wifi.csv.gz: its header differs")
+        return cls({bytes.fromhex(r[0]): (float(r[1]), float(r[2])) for r in rows})
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def candidates(self, scan: Iterable[tuple[str, int | None]]) -> list[Result]:
+        """One candidate per cluster of known access points, as the server forms them.
+
+        ``scan``: (MAC as 12 hex digits, with or without separators; signal in dBm or None).
+        At least two known access points are needed. The file carries no range, sample count
+        or age, so every access point counts as an established one (:data:`PACK_RADIUS`,
+        :data:`PACK_SAMPLES`, score one) and the server's WiFi estimator does the rest.
+        """
+        heard = sorted(scan, key=lambda h: -(h[1] if h[1] is not None else -1_000))
+        found: list[Found] = []
+        for mac, signal in heard[:MAX_LOOKUPS]:
+            key = bytes.fromhex(mac.replace(":", "").replace("-", ""))
+            place = self.points.get(key)
+            if place is not None:
+                found.append(
+                    Found(place[0], place[1], PACK_RADIUS, PACK_SAMPLES, 1.0, signal, None)
+                )
+        if len(found) < 2:
+            return []
+        results = []
+        for members in clusters([(f.lat, f.lon) for f in found], WIFI.cluster_distance):
+            used = [found[i] for i in members[: WIFI.top]]
+            fit = estimate_macs(used, WIFI)
+            results.append(Result(fit.lat, fit.lon, fit.accuracy, len(members) * fit.agreement))
+        return results
+
+    def locate(self, scan: Iterable[tuple[str, int | None]]) -> tuple[float, float] | None:
+        return best_of(self.candidates(scan))
+
+
+def best_of(*candidates: Iterable[Result]) -> tuple[float, float] | None:
+    """(lat, lon) of the server's choice among candidates (:class:`ResultList`), or None."""
+    results = ResultList()
+    for some in candidates:
+        results.extend(some)
+    best = results.best()
+    return None if best is None else (best.lat, best.lon)
+
+
+def _area_order(item: tuple[tuple[int, int, int, int], list[Found]]) -> tuple[int, bytes]:
+    """The server's order of areas: the loudest heard cell first, then the packed area id."""
+    (kind, mcc, mnc, lac), members = item
+    loudest = max(-1_000 if f.signal is None else f.signal for f in members)
+    return -loudest, area_id(RADIO_CODE[_RADIO_OF[kind]], mcc, mnc, lac)
+
+
+def _day(seconds: int) -> int:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).date().toordinal()
+
+
+def _loudest_first(h: Heard) -> int:
+    return -(h.signal if h.signal is not None else -1_000)
