@@ -70,12 +70,15 @@ from netatlas.settings import Settings
 SALT = "00112233445566778899aabbccddeeff"
 
 
-def apply_on(ctx: Context, fixes: Sequence[Fix], when: dt.datetime) -> None:
-    """Apply reports through the station updater as if on ``when`` (the pipeline uses now)."""
+def apply_on(ctx: Context, fixes: Sequence[Fix], when: dt.datetime, contributor: int) -> None:
+    """Apply reports through the station updater as if on ``when`` (the pipeline uses now),
+    as submitted by ``contributor``."""
     now_ms = int(when.timestamp() * 1000)
     groups: dict[tuple[str, str], list[Observation]] = {}
     for fix in fixes:
-        obs = observations_from_report(_report(fix, now_ms), ctx.regions, regions_for_mcc)
+        obs = observations_from_report(
+            _report(fix, now_ms), ctx.regions, regions_for_mcc, contributor=contributor
+        )
         for w in obs.wifis:
             groups.setdefault(("wifi", shard_of(w)), []).append(w)
         for b in obs.blues:
@@ -87,12 +90,13 @@ def apply_on(ctx: Context, fixes: Sequence[Fix], when: dt.datetime) -> None:
 
 
 def two_day_world(ctx: Context, spec: WorldSpec) -> tuple[Any, Radio]:
-    """A world stumbled yesterday (station updater) and today (the submit pipeline)."""
+    """A world stumbled yesterday (station updater) and today (the submit pipeline), by two
+    contributors: one each day."""
     world = make_world(spec)
     radio = Radio(world)
     yesterday = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
-    apply_on(ctx, stumble(world, radio, spec.seed + 1, spec.reports), yesterday)
-    submit(ctx, stumble(world, radio, spec.seed + 2, spec.reports))
+    apply_on(ctx, stumble(world, radio, spec.seed + 1, spec.reports), yesterday, contributor=1)
+    submit(ctx, stumble(world, radio, spec.seed + 2, spec.reports), contributor=2)
     return world, radio
 
 

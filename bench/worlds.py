@@ -370,12 +370,15 @@ def _report(fix: Fix, now_ms: int) -> Report:
     )
 
 
-def submit(ctx: Context, fixes: list[Fix]) -> None:
-    """Queue the reports as the submit API does and run the pipeline until idle."""
+def submit(ctx: Context, fixes: list[Fix], contributor: int = 0) -> None:
+    """Queue the reports as the submit API does and run the pipeline until idle
+    (``contributor``: the submitter's pseudonym, 0 for unknown)."""
     now_ms = int(time.time() * 1000)
     reports = [_report(f, now_ms) for f in fixes]
     items = [
-        encode_submission(Submission(reports=reports[i : i + 50], received=now_ms))
+        encode_submission(
+            Submission(reports=reports[i : i + 50], received=now_ms, contributor=contributor)
+        )
         for i in range(0, len(reports), 50)
     ]
     for i in range(0, len(items), 200):

@@ -23,12 +23,22 @@ def mac(n: int) -> str:
     return f"1c2b3a{n:06x}"
 
 
-def observe(ctx: Context, macs: list[str], when: dt.datetime, dlat: float = 0.0) -> None:
+def observe(
+    ctx: Context,
+    macs: list[str],
+    when: dt.datetime,
+    dlat: float = 0.0,
+    contributor: int | None = None,
+) -> None:
+    """Two fixes of each MAC on ``when``'s day, by ``contributor`` (by default, one of the
+    day's own: each day another contributor)."""
+    who = when.toordinal() % 100_000 + 1 if contributor is None else contributor
     by_shard: dict[str, list[WifiObservation]] = {}
     for i, m in enumerate(macs):
         for j in range(2):  # two fixes a few metres apart
             lat = LAT + dlat + (i % 3) * 0.0001 + j * 0.00002
-            obs = WifiObservation(m, lat, LON + (i % 2) * 0.0001, 10.0, 0, 1.0, -60, None, 3, 1.0)
+            lon = LON + (i % 2) * 0.0001
+            obs = WifiObservation(m, lat, lon, 10.0, 0, 1.0, -60, None, 3, 1.0, who)
             by_shard.setdefault(m[4], []).append(obs)
     with ctx.engine.begin() as conn:
         for shard, items in by_shard.items():
@@ -55,6 +65,19 @@ def test_only_stable_never_blocked_stations_are_published(ctx: Context, tmp_path
     observe(ctx, moved, TODAY - dt.timedelta(days=1), dlat=0.2)
 
     assert published(ctx, tmp_path) == set(stable)
+
+
+def test_a_station_needs_two_contributors(ctx: Context, tmp_path: Path) -> None:
+    alone = [mac(n) for n in range(6)]
+    joined = [mac(n) for n in range(10, 16)]
+    unknown = [mac(n) for n in range(20, 26)]  # older queue items and imports: contributor 0
+    observe(ctx, alone + joined, TODAY - dt.timedelta(days=3), contributor=7)
+    observe(ctx, alone, TODAY, contributor=7)
+    observe(ctx, joined, TODAY, contributor=8)
+    observe(ctx, unknown, TODAY - dt.timedelta(days=3), contributor=0)
+    observe(ctx, unknown, TODAY, contributor=0)
+
+    assert published(ctx, tmp_path) == set(joined)
 
 
 def test_a_station_blocked_long_ago_stays_out(ctx: Context, tmp_path: Path) -> None:

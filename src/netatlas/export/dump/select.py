@@ -6,10 +6,10 @@ published cannot be taken back:
 
 * never blocked at all (``block_count`` 0, no block dates): a station that was ever blocked had
   moved or travelled (a phone hotspot, bus WiFi) at least once;
-* at least :data:`MIN_SAMPLES` observations, on at least :data:`MIN_DAYS` distinct days (first
-  seen on one UTC day, seen again on a later one). The station tables record neither who
-  contributed an observation nor on which days, only the first and the last day, so two days
-  and two samples are the check the data allows;
+* at least :data:`MIN_SAMPLES` observations of its current position, from at least
+  :data:`MIN_CONTRIBUTORS` distinct contributors on at least :data:`MIN_DAYS` distinct days
+  (the station columns ``contributors`` and ``days``, kept by the station updater; the rule of
+  the offline packs), and first seen on one UTC day and seen again on a later one;
 * seen in the last :data:`MAX_AGE_DAYS` days.
 
 Networks that asked not to be mapped (``_nomap``, ``_optout``, hidden SSIDs) and locally
@@ -26,11 +26,13 @@ from sqlalchemy.engine import Connection
 
 from netatlas.location.locate.score import day_of, is_blocked
 from netatlas.location.models import SHARDS, blue_shards, wifi_shards
+from netatlas.location.stations.rules import PUBLISH_CONTRIBUTORS, PUBLISH_DAYS
 
 __all__ = ["KINDS", "Candidate", "candidates", "publishable"]
 
 MIN_SAMPLES: Final = 2
-MIN_DAYS: Final = 2
+MIN_CONTRIBUTORS: Final = PUBLISH_CONTRIBUTORS
+MIN_DAYS: Final = PUBLISH_DAYS
 MAX_AGE_DAYS: Final = 365
 KINDS: Final = ("wifi", "blue")
 
@@ -56,6 +58,8 @@ def publishable(row: Any, today: int) -> bool:
         return False
     if (row.samples or 0) < MIN_SAMPLES or created is None:
         return False
+    if (row.contributors or 0) < MIN_CONTRIBUTORS or (row.days or 0) < MIN_DAYS:
+        return False
     seen = max(day for day in (day_of(row.modified), day_of(row.last_seen), created) if day)
     if seen - created < MIN_DAYS - 1:
         return False
@@ -69,7 +73,8 @@ def candidates(conn: Connection, today: int) -> Iterator[Candidate]:
             t = tables[shard]
             stmt = select(
                 t.c.mac, t.c.lat, t.c.lon, t.c.radius, t.c.samples, t.c.created, t.c.modified,
-                t.c.last_seen, t.c.block_first, t.c.block_last, t.c.block_count,
+                t.c.last_seen, t.c.block_first, t.c.block_last, t.c.block_count, t.c.contributors,
+                t.c.days,
             ).where(t.c.lat.is_not(None), t.c.lon.is_not(None))  # fmt: skip
             for row in conn.execute(stmt):
                 if publishable(row, today):

@@ -26,11 +26,12 @@ from sqlalchemy import BigInteger, ColumnElement, Connection, Table, and_, cast,
 from netatlas.location.locate.score import is_blocked
 from netatlas.location.models import RADIOS, SHARDS, cell_tables, wifi_shards
 from netatlas.location.packs.region import Region
+from netatlas.location.stations.rules import PUBLISH_CONTRIBUTORS, PUBLISH_DAYS
 
 __all__ = ["MIN_CONTRIBUTORS", "MIN_DAYS", "PackCell", "PackWifi", "iter_cells", "iter_wifis"]
 
-MIN_CONTRIBUTORS: Final = 2
-MIN_DAYS: Final = 2
+MIN_CONTRIBUTORS: Final = PUBLISH_CONTRIBUTORS
+MIN_DAYS: Final = PUBLISH_DAYS
 _YIELD: Final = 20_000
 _EPOCH_DAY: Final = 719_163  # date(1970, 1, 1).toordinal()
 

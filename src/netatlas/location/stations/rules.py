@@ -33,6 +33,10 @@ MAX_WEIGHT: Final = 1e9
 MAX_BLOCK_COUNT: Final = 255  # Ichnaea's column is a tinyint unsigned
 MAX_CONTRIBUTORS: Final = 2  # distinct contributors are counted up to this (packs need two)
 MAX_DAYS: Final = 255
+# What a station needs before a pack or the dump may publish it: its current position seen by
+# this many distinct contributors, on this many distinct days.
+PUBLISH_CONTRIBUTORS: Final = 2
+PUBLISH_DAYS: Final = 2
 
 GNSS: Final = SOURCE_CODE["gnss"]
 QUERY: Final = SOURCE_CODE["query"]
