@@ -20,6 +20,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
@@ -146,14 +147,42 @@ def _plain(values: list[Any]) -> bool:
     return not any(start in joined for start in _FORMULA)
 
 
-def _numbers(values: list[Any]) -> list[str]:
-    """Numbers as text ("" for a missing one); str of a float is its shortest round trip."""
-    if None not in values:
-        return list(map(str, values))
-    return [_number(v, "") for v in values]
+_FLAG = {True: "true", False: "false"}
+_NUMERIC = frozenset((int, float, type(None)))
 
 
-_NOT_JSON = ("nan", "inf", "-inf")
+def _flags(values: list[Any]) -> list[str]:
+    try:  # True/False, or 1/0 from SQLite
+        return list(map(_FLAG.__getitem__, values))
+    except KeyError:  # None or another value: its truth
+        return ["true" if v else "false" for v in values]
+
+
+def _numbers(values: list[Any]) -> tuple[list[str], list[str]]:
+    """Numbers as CSV text ("" when missing or not finite) and as JSON text ("null").
+
+    A float is written as ``str`` writes it, its shortest round trip. The text is made by
+    msgspec's encoder, several times faster than ``str`` of each float and the same digit for
+    digit, except in the form of numbers below 1e-4 or from 1e16 (``0.00001`` and ``1e16``
+    where ``str`` has ``1e-05`` and ``1e+16``): those few are made by ``repr``."""
+    text: list[str] | None = None
+    if values and set(map(type, values)) <= _NUMERIC:
+        try:
+            encoded = _encode(values)
+        except (OverflowError, TypeError):  # an int beyond 64 bits
+            encoded = b""
+        if encoded:
+            text = encoded[1:-1].decode().split(",")
+            if b"e" in encoded or b"0.0000" in encoded:
+                text = [
+                    repr(v) if "e" in t or t.startswith(("0.0000", "-0.0000")) else t
+                    for v, t in zip(values, text, strict=True)
+                ]
+            if b"null" not in encoded:
+                return text, text
+            return ["" if t == "null" else t for t in text], text
+    csv_text = [_number(v, "") for v in values]
+    return csv_text, [t or "null" for t in csv_text]
 
 
 #: How each column of a chunk is written: text (cached or not), a number or a flag.
@@ -168,12 +197,26 @@ _KIND = {
     "advertised_upload_mbps": "number", "consent_publication": "flag",
     "consent_challenge": "flag", "source": "repeated", "verification": "repeated",
 }  # fmt: skip
-_FEATURE = (
-    '{"type":"Feature","id":%s,"geometry":%s,"properties":{'
-    + ",".join(f'"{name}":%s' for name in TEST_COLUMNS if name not in ("lat", "lon"))
-    + "}}"
-)
+_PROPERTIES = tuple(name for name in TEST_COLUMNS if name not in ("lat", "lon"))
 _POINT = '{"type":"Point","coordinates":[%s,%s]}'
+
+
+def _feature(pieces: tuple[str, ...], point: str) -> str:
+    """The format of one GeoJSON feature: ``pieces`` is each property's (``%s`` or, for text
+    given as it is, ``"%s"``), ``point`` the geometry's."""
+    properties = ",".join(f'"{name}":{p}' for name, p in zip(_PROPERTIES, pieces, strict=True))
+    return '{"type":"Feature","id":%s,"geometry":' + point + ',"properties":{' + properties + "}}"
+
+
+def _csv_lines(columns: list[list[str]]) -> str:
+    """CSV lines (CRLF) of columns of cells, made by one join: the last cell of each line is
+    joined with the first of the next."""
+    first, last = columns[0], columns[-1]
+    if not first:
+        return ""
+    ends = [z + "\r\n" + a for z, a in zip(last, first[1:], strict=False)]
+    ends.append(last[-1] + "\r\n")
+    return first[0] + "," + ",".join(chain.from_iterable(zip(*columns[1:-1], ends, strict=True)))
 
 
 class _Writer:
@@ -184,6 +227,7 @@ class _Writer:
         self.zone = self.clock.zone.key
         self.csv_repeated = _Cached(_csv_text)
         self.json_repeated = _Cached(_json_text)
+        self._format: tuple[tuple[str, ...], int, str] = ((), 0, "")
 
     def columns(
         self, c: dict[str, list[Any]], t: LocalTimes, places: list[str | None]
@@ -204,42 +248,62 @@ class _Writer:
             "source": c["source"], "verification": c["verification"],
         }  # fmt: skip
 
+    def _features(self, key: tuple[str, ...], rows: int) -> str:
+        """The format of ``rows`` features joined by ",\n" (the last one kept)."""
+        if self._format[:2] != (key, rows):
+            point = _POINT if key[0] == "point" else "%s"
+            self._format = (key, rows, ",\n".join([_feature(key[1:], point)] * rows))
+        return self._format[2]
+
     def texts(self, cols: dict[str, list[Any]]) -> tuple[str, str]:
         """The chunk's CSV lines and GeoJSON features. Numbers are made text once for both
-        (JSON has null where CSV has an empty cell)."""
+        (JSON has null where CSV has an empty cell); text that JSON takes as it is goes in
+        the features' format between quotes."""
         csv_out: list[list[str]] = []
         json_out: dict[str, list[str]] = {}
+        pieces: dict[str, str] = {}
         for name in TEST_COLUMNS:
             kind, values = _KIND[name], cols[name]
+            piece = "%s"
             if kind == "repeated":
                 csv_out.append(self.csv_repeated(values))
                 json_out[name] = self.json_repeated(values)
             elif kind == "text" and _plain(values):  # None: empty cell, null
-                csv_out.append(["" if v is None else v for v in values])
-                json_out[name] = ["null" if v is None else '"' + v + '"' for v in values]
+                if None in values:
+                    csv_out.append(["" if v is None else v for v in values])
+                    json_out[name] = ["null" if v is None else '"' + v + '"' for v in values]
+                else:
+                    csv_out.append(values)
+                    json_out[name], piece = values, '"%s"'
             elif kind == "text":
                 csv_out.append([_csv_text(v) for v in values])
                 json_out[name] = [_json_text(v) for v in values]
             elif kind == "number":
-                text = _numbers(values)
-                if any(bad in text for bad in _NOT_JSON):  # never stored, but never written
-                    text = [_number(v, "") for v in values]
-                csv_out.append(text)
-                json_out[name] = [t or "null" for t in text]
+                csv_text, json_out[name] = _numbers(values)
+                csv_out.append(csv_text)
             elif kind == "flag":
-                text = ["true" if v else "false" for v in values]
+                text = _flags(values)
                 csv_out.append(text)
                 json_out[name] = text
             else:  # plain text known to need no quoting (times)
                 csv_out.append(values)
-                json_out[name] = ['"' + v + '"' for v in values]
-        lines = "".join(line + "\r\n" for line in map(",".join, zip(*csv_out, strict=True)))
-        points = [
-            "null" if lat == "null" or lon == "null" else _POINT % (lon, lat)
-            for lat, lon in zip(json_out.pop("lat"), json_out.pop("lon"), strict=True)
-        ]
-        columns = [json_out["test_id"], points, *json_out.values()]
-        features = ",\n".join(_FEATURE % row for row in zip(*columns, strict=True))
+                json_out[name], piece = values, '"%s"'
+            pieces[name] = piece
+        lines = _csv_lines(csv_out)
+        lat, lon = json_out.pop("lat"), json_out.pop("lon")
+        del pieces["lat"], pieces["lon"]
+        if "null" in lat or "null" in lon:
+            point = "%s"
+            geometry = [
+                "null" if y == "null" or x == "null" else _POINT % (x, y)
+                for y, x in zip(lat, lon, strict=True)
+            ]
+            columns = [json_out["test_id"], geometry, *json_out.values()]
+        else:
+            point = "point"
+            columns = [json_out["test_id"], lon, lat, *json_out.values()]
+        fmt = self._features((point, *pieces.values()), len(lat))
+        features = fmt % tuple(chain.from_iterable(zip(*columns, strict=True)))
         return lines, features
 
 
