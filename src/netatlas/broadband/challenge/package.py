@@ -1,28 +1,30 @@
 """Writing a challenge package: a zip of ``tests.csv``, ``tests.geojson``, ``places.csv`` and
 ``METHODOLOGY.txt``.
 
-The tests are streamed from the database a chunk at a time (:mod:`.select`) into the CSV (in
-the zip) and the GeoJSON (a temporary file, added to the zip at the end): memory stays flat
-whatever the number of tests, except for five numbers per placed test (:mod:`.places`).
+The tests are streamed from the database a chunk at a time (:mod:`.select`) into the GeoJSON
+(in the zip, so it comes first) and the CSV (a temporary file, added to the zip at the end,
+deflated while the places are worked out): memory stays flat whatever the number of tests,
+except for five numbers per placed test (:mod:`.places`). The deflate runs in a thread of its
+own, and PostgreSQL is read by another, while the text of the next chunk is made.
 Text that came from contributors or from outside (provider names, answers) is neutralised in
 the CSV files so that a spreadsheet never runs it as a formula (:mod:`netatlas.http.csvsafe`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
+import queue
 import re
 import tempfile
+import threading
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import msgspec
 import numpy as np
@@ -51,6 +53,7 @@ PLACE_COLUMNS = (
 #: Deflate level: 1 compresses CSV and GeoJSON nearly as well as 6, several times faster.
 LEVEL = 1
 _encode = msgspec.json.encode
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -83,10 +86,6 @@ class Package:
     repeated_places: int = 0  # places with tests on two or more days
     created: str = ""
     files: list[str] = field(default_factory=list)
-
-
-def _num(value: float | None, digits: int = 3) -> Any:
-    return "" if value is None else round(value, digits)
 
 
 def _csv_text(value: Any) -> str:
@@ -122,33 +121,38 @@ class _Cached:
 
     def __call__(self, values: list[Any]) -> list[str]:
         seen = self.seen
-        if len(seen) > self.LIMIT:
-            seen.clear()
-        for v in set(values).difference(seen):
-            seen[v] = self.make(v)
-        return list(map(seen.__getitem__, values))
+        try:
+            return list(map(seen.__getitem__, values))
+        except KeyError:  # a value not seen yet
+            if len(seen) > self.LIMIT:
+                seen.clear()
+            for v in set(values).difference(seen):
+                seen[v] = self.make(v)
+            return list(map(seen.__getitem__, values))
 
 
-_NEEDS_QUOTES = re.compile('[,"\r\n]')
-_NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\]')
+#: What CSV quotes (, " CR LF) or JSON escapes (controls, " and \\), but NUL: see _plain.
+_NEEDS_QUOTES_OR_ESCAPE = re.compile('[\x01-\x1f",\\\\]')
 _FORMULA = tuple("\x00" + start for start in FORMULA_START)
+_TEXT = frozenset((str, type(None)))
 
 
 def _plain(values: list[Any]) -> bool:
     """Whether every value is text (or None) that CSV and JSON take as it is: no formula
-    start, nothing to quote or escape. Checked on the joined column, once per chunk rather
-    than per value (a ``\\x00`` inside a value can only make the answer a safe False)."""
-    text = [v for v in values if v is not None]
-    if not all(v.__class__ is str for v in text):
+    start, nothing to quote or escape. Checked on the column joined by NUL, once per chunk
+    rather than per value (a NUL inside a value is found by counting them)."""
+    if not set(map(type, values)) <= _TEXT:
         return False
+    text = [v for v in values if v is not None]
+    if not text:
+        return True
     joined = "\x00" + "\x00".join(text)
-    if _NEEDS_QUOTES.search(joined) or _NEEDS_ESCAPE.search(joined.replace("\x00", "")):
+    if joined.count("\x00") != len(text) or _NEEDS_QUOTES_OR_ESCAPE.search(joined):
         return False
     return not any(start in joined for start in _FORMULA)
 
 
 _FLAG = {True: "true", False: "false"}
-_NUMERIC = frozenset((int, float, type(None)))
 
 
 def _flags(values: list[Any]) -> list[str]:
@@ -165,22 +169,21 @@ def _numbers(values: list[Any]) -> tuple[list[str], list[str]]:
     msgspec's encoder, several times faster than ``str`` of each float and the same digit for
     digit, except in the form of numbers below 1e-4 or from 1e16 (``0.00001`` and ``1e16``
     where ``str`` has ``1e-05`` and ``1e+16``): those few are made by ``repr``."""
-    text: list[str] | None = None
-    if values and set(map(type, values)) <= _NUMERIC:
-        try:
-            encoded = _encode(values)
-        except (OverflowError, TypeError):  # an int beyond 64 bits
-            encoded = b""
-        if encoded:
-            text = encoded[1:-1].decode().split(",")
-            if b"e" in encoded or b"0.0000" in encoded:
-                text = [
-                    repr(v) if "e" in t or t.startswith(("0.0000", "-0.0000")) else t
-                    for v, t in zip(values, text, strict=True)
-                ]
-            if b"null" not in encoded:
-                return text, text
-            return ["" if t == "null" else t for t in text], text
+    try:
+        encoded = _encode(values) if values else b""
+    except (OverflowError, TypeError):  # an int beyond 64 bits, a value of another type
+        encoded = b""
+    # Only numbers and nulls: no quote (text, Decimal) and no true or false.
+    if encoded and not encoded[1:-1].translate(None, b"0123456789.,+-enul"):
+        text = encoded[1:-1].decode().split(",")
+        if b"e" in encoded or b"0.0000" in encoded:
+            text = [
+                repr(v) if "e" in t or t.startswith(("0.0000", "-0.0000")) else t
+                for v, t in zip(values, text, strict=True)
+            ]
+        if b"null" not in encoded:
+            return text, text
+        return ["" if t == "null" else t for t in text], text
     csv_text = [_number(v, "") for v in values]
     return csv_text, [t or "null" for t in csv_text]
 
@@ -331,64 +334,167 @@ def _places(c: dict[str, list[Any]], req: Request, places: Places, days: Any) ->
     return ids
 
 
+class _Background:
+    """Runs calls one after another in a thread of its own, a few waiting at most: the
+    deflate of a member (zlib lets go of the GIL) overlaps making the next chunk's text.
+    The first error is raised in the caller's thread, at the next call or at the end."""
+
+    def __init__(self, depth: int = 8) -> None:
+        self._queue: queue.Queue[tuple[Callable[[Any], Any], Any] | None] = queue.Queue(depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="challenge-write", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    item[0](item[1])
+                except BaseException as exc:  # raised again in the caller's thread
+                    self._error = exc
+
+    def __call__(self, call: Callable[[Any], Any], arg: Any) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put((call, arg))
+
+    def __enter__(self) -> _Background:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None and self._error is None:
+            self._error = RuntimeError("stopped")  # the rest is skipped
+        self._queue.put(None)
+        self._thread.join()
+        if kind is None and self._error is not None:
+            raise self._error
+
+
+def _read_ahead(engine: Engine, chunks: Generator[T, None, None], depth: int = 2) -> Iterator[T]:
+    """The chunks, read from PostgreSQL by a thread of their own while the caller works on
+    the previous ones: the server runs the query on the other core, and the client lets go
+    of the GIL while it waits for each chunk. SQLite is read in the caller's thread: its
+    driver lets go of the GIL for every row, and taking it back from a busy thread each time
+    makes a reading thread slower than none."""
+    if engine.dialect.name != "postgresql":
+        yield from chunks
+        return
+    ready: queue.Queue[tuple[bool, Any]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(item: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def read() -> None:
+        end: BaseException | None = None
+        try:
+            for chunk in chunks:
+                if not put((True, chunk)):
+                    break
+        except BaseException as exc:  # raised again in the caller's thread
+            end = exc
+        finally:
+            chunks.close()  # in this thread, which holds the connection
+        put((False, end))
+
+    thread = threading.Thread(target=read, name="challenge-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            more, item = ready.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _write_tests(
-    engine: Engine, req: Request, places: Places, text: IO[str], geojson: IO[bytes]
+    engine: Engine,
+    req: Request,
+    places: Places,
+    write: _Background,
+    csv_out: IO[bytes],
+    geojson: IO[bytes],
 ) -> int:
     writer = _Writer(req.timezone)
-    text.write(",".join(TEST_COLUMNS) + "\r\n")
-    geojson.write(b'{"type":"FeatureCollection","features":[\n')
+    write(csv_out.write, (",".join(TEST_COLUMNS) + "\r\n").encode())
+    write(geojson.write, b'{"type":"FeatureCollection","features":[\n')
     count = 0
-    for chunk in test_chunks(engine, req.area, req.since, req.until):
+    for chunk in _read_ahead(engine, test_chunks(engine, req.area, req.since, req.until)):
         t = writer.clock.at(np.asarray(chunk["epoch"], np.int64))
         cols = writer.columns(chunk, t, _places(chunk, req, places, t.day_number))
         lines, features = writer.texts(cols)
-        text.write(lines)
+        write(csv_out.write, lines.encode())
         if count:
-            geojson.write(b",\n")
-        geojson.write(features.encode())
+            write(geojson.write, b",\n")
+        write(geojson.write, features.encode())
         count += len(chunk["id"])
-    geojson.write(b"\n]}\n")
+    write(geojson.write, b"\n]}\n")
     return count
 
 
-def _write_places(places: Places, text: IO[str], result: Package) -> None:
-    writer = csv.writer(text, lineterminator="\r\n")
-    writer.writerow(PLACE_COLUMNS)
-    for p in places.medians():
-        result.places += 1
-        result.repeated_places += p.days >= 2
-        writer.writerow(
-            [
-                csv_cell(p.place_id), p.lat, p.lon, f"{places.metres:g}", p.tests, p.days,
-                p.first_day, p.last_day, _num(p.download_median), _num(p.upload_median),
-                _num(p.latency_median), "|".join(map(str, p.test_ids)),
-            ]
-        )  # fmt: skip
+def _places_csv(places: Places, result: Package) -> str:
+    """places.csv: a line per place, made a column at a time."""
+    c = places.columns()
+    result.places = len(c.place_id)
+    result.repeated_places = sum(days >= 2 for days in c.days)
+    header = ",".join(PLACE_COLUMNS) + "\r\n"
+    if not c.place_id:
+        return header
+    # Each place's test ids joined by "|": one join, split where the places begin.
+    ids = _numbers(c.ids)[0]
+    for start in c.starts[1:]:
+        ids[start] = "\x00" + ids[start]
+    columns = [
+        [_csv_text(p) for p in c.place_id],
+        _numbers(c.lat)[0],
+        _numbers(c.lon)[0],
+        [f"{places.metres:g}"] * len(c.place_id),
+        _numbers(c.tests)[0],
+        _numbers(c.days)[0],
+        c.first_day,
+        c.last_day,
+        *(
+            _numbers([round(v, 3) for v in m])[0]
+            for m in (c.download_median, c.upload_median, c.latency_median)
+        ),
+        "|".join(ids).split("|\x00"),
+    ]
+    return header + _csv_lines(columns)
 
 
 def write_package(engine: Engine, req: Request, out: IO[bytes], workdir: Path) -> Package:
     """Write the package for ``req`` as a zip to ``out``. ``workdir`` holds a temporary file
-    (the GeoJSON) while it is written. Raises SelectionError for a bad request."""
+    (the CSV) while it is written. Raises SelectionError for a bad request."""
     req.check()
     result = Package(created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     places = Places(req.place_metres)
     workdir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=workdir, prefix=".challenge-", suffix=".geojson")
+    fd, tmp = tempfile.mkstemp(dir=workdir, prefix=".challenge-", suffix=".csv")
     try:
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=LEVEL) as zf:
             with (
-                os.fdopen(fd, "wb") as geojson,
-                zf.open("tests.csv", "w", force_zip64=True) as raw,
-                io.TextIOWrapper(raw, "utf-8", newline="") as text,
+                os.fdopen(fd, "wb") as csv_out,
+                zf.open("tests.geojson", "w", force_zip64=True) as geojson,
+                _Background() as write,
             ):
-                result.tests = _write_tests(engine, req, places, text, geojson)
-            zf.write(tmp, "tests.geojson")
+                result.tests = _write_tests(engine, req, places, write, csv_out, geojson)
             result.placed = len(places)
-            with (
-                zf.open("places.csv", "w", force_zip64=True) as raw,
-                io.TextIOWrapper(raw, "utf-8", newline="") as text,
-            ):
-                _write_places(places, text, result)
+            # The CSV is deflated while the places are worked out.
+            with _Background() as write:
+                write(lambda path: zf.write(path, "tests.csv"), tmp)
+                places_csv = _places_csv(places, result)
+            zf.writestr("places.csv", places_csv)
             zf.writestr("METHODOLOGY.txt", methodology(req, result))
             result.files = zf.namelist()
     finally:
