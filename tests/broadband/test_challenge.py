@@ -360,3 +360,18 @@ def test_survey_api_takes_the_challenge_consent(client: Any, engine: Engine) -> 
     assert "regulator" in config["form"]["challenge_consent"]["text"]
     page = client.get("/speedtest").text
     assert 'id="st-challenge-consent"' in page and "regulator" in page
+
+
+def test_numbers_are_written_as_python_writes_them(engine: Engine, tmp_path: Path) -> None:
+    """Very small and very large figures keep the form str() gives them (1e-05, 2.5e+16),
+    in the CSV and in the GeoJSON alike; whole ones keep their ".0"."""
+    run_test(engine, datetime(2026, 5, 1, 12, tzinfo=UTC), down=1e-05, up=2.5e16, rtt=20.0)
+    run_test(engine, datetime(2026, 5, 1, 13, tzinfo=UTC), down=0.0001, up=123.456, rtt=0.5)
+    files = package(engine, tmp_path)
+    tests = rows(files["tests.csv"])
+    figures = [(r["download_mbps"], r["upload_mbps"], r["latency_ms"]) for r in tests]
+    assert figures == [("1e-05", "2.5e+16", "20.0"), ("0.0001", "123.456", "0.5")]
+    text = files["tests.geojson"].decode()
+    assert '"download_mbps":1e-05,"upload_mbps":2.5e+16,"latency_ms":20.0' in text
+    features = json.loads(text)["features"]
+    assert [f["properties"]["upload_mbps"] for f in features] == [2.5e16, 123.456]
