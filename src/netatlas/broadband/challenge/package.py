@@ -476,9 +476,8 @@ def _places_csv(places: Places, result: Package) -> str:
 
 
 def _add_file(args: tuple[zipfile.ZipFile, str, str]) -> None:
-    """Deflate a file into the zip in large blocks: every block takes the GIL back from the
-    thread working out the places, and ZipFile.write's 8 KiB blocks would wait for it
-    thousands of times."""
+    """Deflate a file into the zip, read in large blocks (ZipFile.write reads 8 KiB at a
+    time)."""
     zf, name, path = args
     with open(path, "rb") as src, zf.open(name, "w", force_zip64=True) as dest:
         shutil.copyfileobj(src, dest, _BLOCK)
