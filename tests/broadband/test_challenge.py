@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
+from netatlas.broadband.challenge import zipwrite
 from netatlas.broadband.challenge.package import Request, write_package
 from netatlas.broadband.challenge.select import SelectionError, parse_bbox, resolve_area
 from netatlas.broadband.form import DEFAULT_FORM
@@ -375,3 +376,34 @@ def test_numbers_are_written_as_python_writes_them(engine: Engine, tmp_path: Pat
     assert '"download_mbps":1e-05,"upload_mbps":2.5e+16,"latency_ms":20.0' in text
     features = json.loads(text)["features"]
     assert [f["properties"]["upload_mbps"] for f in features] == [2.5e16, 123.456]
+
+
+@pytest.mark.parametrize("limit", [None, 100])
+def test_zip_of_members_deflated_beforehand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int | None
+) -> None:
+    """Members deflated beforehand make a zip that zipfile reads back byte for byte, CRCs
+    checked; with a lowered 4 GiB limit, sizes and offsets take the ZIP64 form."""
+    if limit is not None:
+        monkeypatch.setattr(zipwrite, "_LIMIT", limit)
+    contents = {
+        "a.csv": b"x,y\r\n" + b"1,2\r\n" * 5000,
+        "b.geojson": bytes(range(256)) * 400,
+        "empty.txt": b"",
+        "é.txt": "é".encode(),
+    }
+    out = io.BytesIO()
+    zf = zipwrite.ZipOut(out)
+    for name, data in contents.items():
+        member = zipwrite.Deflated(tmp_path / f"{len(name)}-{data[:1]!r}", 1)
+        for i in range(0, len(data), 7000):
+            member.write(data[i : i + 7000])
+        zf.add(name, member)
+    zf.close()
+    with zipfile.ZipFile(io.BytesIO(out.getvalue())) as read:
+        assert read.testzip() is None
+        assert read.namelist() == list(contents)
+        assert {name: read.read(name) for name in contents} == contents
+        infos = read.infolist()
+        assert all(i.compress_type == zipfile.ZIP_DEFLATED for i in infos)
+        assert (max(i.extract_version for i in infos) == 45) == (limit is not None)

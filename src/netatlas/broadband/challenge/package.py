@@ -1,11 +1,11 @@
 """Writing a challenge package: a zip of ``tests.csv``, ``tests.geojson``, ``places.csv`` and
 ``METHODOLOGY.txt``.
 
-The tests are streamed from the database a chunk at a time (:mod:`.select`) into the GeoJSON
-(in the zip, so it comes first) and the CSV (a temporary file, added to the zip at the end,
-deflated while the places are worked out): memory stays flat whatever the number of tests,
-except for five numbers per placed test (:mod:`.places`). The deflate runs in a thread of its
-own, and PostgreSQL is read by another, while the text of the next chunk is made.
+The tests are streamed from the database a chunk at a time (:mod:`.select`) into the CSV and
+the GeoJSON, each deflated into a temporary file as it comes (:mod:`.zipwrite`) by a thread of
+its own while the text of the next chunk is made (PostgreSQL is read by another); the zip is
+put together at the end. Memory stays flat whatever the number of tests, except for five
+numbers per placed test (:mod:`.places`).
 Text that came from contributors or from outside (provider names, answers) is neutralised in
 the CSV files so that a spreadsheet never runs it as a formula (:mod:`netatlas.http.csvsafe`).
 """
@@ -13,13 +13,10 @@ the CSV files so that a spreadsheet never runs it as a formula (:mod:`netatlas.h
 from __future__ import annotations
 
 import math
-import os
 import queue
 import re
-import shutil
 import tempfile
 import threading
-import zipfile
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +32,7 @@ from netatlas.broadband.challenge.localtime import LocalClock, LocalTimes, parse
 from netatlas.broadband.challenge.methodology import methodology
 from netatlas.broadband.challenge.places import Places
 from netatlas.broadband.challenge.select import Area, SelectionError, test_chunks
+from netatlas.broadband.challenge.zipwrite import Deflated, ZipOut
 from netatlas.http.csvsafe import FORMULA_START, csv_cell
 
 __all__ = ["PLACE_COLUMNS", "TEST_COLUMNS", "Package", "Request", "write_package"]
@@ -53,7 +51,7 @@ PLACE_COLUMNS = (
 )  # fmt: skip
 #: Deflate level: 1 compresses CSV and GeoJSON nearly as well as 6, several times faster.
 LEVEL = 1
-_BLOCK = 4 << 20
+_MEMBERS = ("tests.csv", "tests.geojson", "places.csv", "METHODOLOGY.txt")
 _encode = msgspec.json.encode
 T = TypeVar("T")
 
@@ -421,27 +419,30 @@ def _read_ahead(engine: Engine, chunks: Generator[T, None, None], depth: int = 2
 
 
 def _write_tests(
-    engine: Engine,
-    req: Request,
-    places: Places,
-    write: _Background,
-    csv_out: IO[bytes],
-    geojson: IO[bytes],
+    engine: Engine, req: Request, places: Places, csv_out: Deflated, geojson: Deflated
 ) -> int:
+    """The tests into the CSV and the GeoJSON: the text of a chunk is made here while the
+    previous chunk's is deflated by a thread of its own."""
     writer = _Writer(req.timezone)
-    write(csv_out.write, (",".join(TEST_COLUMNS) + "\r\n").encode())
-    write(geojson.write, b'{"type":"FeatureCollection","features":[\n')
+    csv_out.write((",".join(TEST_COLUMNS) + "\r\n").encode())
+    geojson.write(b'{"type":"FeatureCollection","features":[\n')
+
+    def deflate(texts: tuple[bytes, bytes, bool]) -> None:
+        lines, features, first = texts
+        csv_out.write(lines)
+        if not first:
+            geojson.write(b",\n")
+        geojson.write(features)
+
     count = 0
-    for chunk in _read_ahead(engine, test_chunks(engine, req.area, req.since, req.until)):
-        t = writer.clock.at(np.asarray(chunk["epoch"], np.int64))
-        cols = writer.columns(chunk, t, _places(chunk, req, places, t.day_number))
-        lines, features = writer.texts(cols)
-        write(csv_out.write, lines.encode())
-        if count:
-            write(geojson.write, b",\n")
-        write(geojson.write, features.encode())
-        count += len(chunk["id"])
-    write(geojson.write, b"\n]}\n")
+    with _Background() as write:
+        for chunk in _read_ahead(engine, test_chunks(engine, req.area, req.since, req.until)):
+            t = writer.clock.at(np.asarray(chunk["epoch"], np.int64))
+            cols = writer.columns(chunk, t, _places(chunk, req, places, t.day_number))
+            lines, features = writer.texts(cols)
+            write(deflate, (lines.encode(), features.encode(), count == 0))
+            count += len(chunk["id"])
+    geojson.write(b"\n]}\n")
     return count
 
 
@@ -475,38 +476,27 @@ def _places_csv(places: Places, result: Package) -> str:
     return header + _csv_lines(columns)
 
 
-def _add_file(args: tuple[zipfile.ZipFile, str, str]) -> None:
-    """Deflate a file into the zip, read in large blocks (ZipFile.write reads 8 KiB at a
-    time)."""
-    zf, name, path = args
-    with open(path, "rb") as src, zf.open(name, "w", force_zip64=True) as dest:
-        shutil.copyfileobj(src, dest, _BLOCK)
-
-
 def write_package(engine: Engine, req: Request, out: IO[bytes], workdir: Path) -> Package:
-    """Write the package for ``req`` as a zip to ``out``. ``workdir`` holds a temporary file
-    (the CSV) while it is written. Raises SelectionError for a bad request."""
+    """Write the package for ``req`` as a zip to ``out``. ``workdir`` holds temporary files
+    (the members, deflated) while it is written. Raises SelectionError for a bad request."""
     req.check()
     result = Package(created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     places = Places(req.place_metres)
     workdir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=workdir, prefix=".challenge-", suffix=".csv")
-    try:
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=LEVEL) as zf:
-            with (
-                os.fdopen(fd, "wb") as csv_out,
-                zf.open("tests.geojson", "w", force_zip64=True) as geojson,
-                _Background() as write,
-            ):
-                result.tests = _write_tests(engine, req, places, write, csv_out, geojson)
+    with tempfile.TemporaryDirectory(dir=workdir, prefix=".challenge-") as tmp:
+        members = {name: Deflated(Path(tmp) / name, LEVEL) for name in _MEMBERS}
+        try:
+            csv_out, geojson = members["tests.csv"], members["tests.geojson"]
+            result.tests = _write_tests(engine, req, places, csv_out, geojson)
             result.placed = len(places)
-            # The CSV is deflated while the places are worked out.
-            with _Background() as write:
-                write(_add_file, (zf, "tests.csv", tmp))
-                places_csv = _places_csv(places, result)
-            zf.writestr("places.csv", places_csv)
-            zf.writestr("METHODOLOGY.txt", methodology(req, result))
-            result.files = zf.namelist()
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+            members["places.csv"].write(_places_csv(places, result).encode())
+            members["METHODOLOGY.txt"].write(methodology(req, result).encode())
+            zf = ZipOut(out)
+            for name, member in members.items():
+                zf.add(name, member)
+            zf.close()
+        finally:
+            for member in members.values():
+                member.close()
+    result.files = list(members)
     return result
