@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
+from netatlas.broadband.challenge import zipwrite
 from netatlas.broadband.challenge.package import Request, write_package
 from netatlas.broadband.challenge.select import SelectionError, parse_bbox, resolve_area
 from netatlas.broadband.form import DEFAULT_FORM
@@ -360,3 +361,49 @@ def test_survey_api_takes_the_challenge_consent(client: Any, engine: Engine) -> 
     assert "regulator" in config["form"]["challenge_consent"]["text"]
     page = client.get("/speedtest").text
     assert 'id="st-challenge-consent"' in page and "regulator" in page
+
+
+def test_numbers_are_written_as_python_writes_them(engine: Engine, tmp_path: Path) -> None:
+    """Very small and very large figures keep the form str() gives them (1e-05, 2.5e+16),
+    in the CSV and in the GeoJSON alike; whole ones keep their ".0"."""
+    run_test(engine, datetime(2026, 5, 1, 12, tzinfo=UTC), down=1e-05, up=2.5e16, rtt=20.0)
+    run_test(engine, datetime(2026, 5, 1, 13, tzinfo=UTC), down=0.0001, up=123.456, rtt=0.5)
+    files = package(engine, tmp_path)
+    tests = rows(files["tests.csv"])
+    figures = [(r["download_mbps"], r["upload_mbps"], r["latency_ms"]) for r in tests]
+    assert figures == [("1e-05", "2.5e+16", "20.0"), ("0.0001", "123.456", "0.5")]
+    text = files["tests.geojson"].decode()
+    assert '"download_mbps":1e-05,"upload_mbps":2.5e+16,"latency_ms":20.0' in text
+    features = json.loads(text)["features"]
+    assert [f["properties"]["upload_mbps"] for f in features] == [2.5e16, 123.456]
+
+
+@pytest.mark.parametrize("limit", [None, 100])
+def test_zip_of_members_deflated_beforehand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int | None
+) -> None:
+    """Members deflated beforehand make a zip that zipfile reads back byte for byte, CRCs
+    checked; with a lowered 4 GiB limit, sizes and offsets take the ZIP64 form."""
+    if limit is not None:
+        monkeypatch.setattr(zipwrite, "_LIMIT", limit)
+    contents = {
+        "a.csv": b"x,y\r\n" + b"1,2\r\n" * 5000,
+        "b.geojson": bytes(range(256)) * 400,
+        "empty.txt": b"",
+        "é.txt": "é".encode(),
+    }
+    out = io.BytesIO()
+    zf = zipwrite.ZipOut(out)
+    for name, data in contents.items():
+        member = zipwrite.Deflated(tmp_path / f"{len(name)}-{data[:1]!r}", 1)
+        for i in range(0, len(data), 7000):
+            member.write(data[i : i + 7000])
+        zf.add(name, member)
+    zf.close()
+    with zipfile.ZipFile(io.BytesIO(out.getvalue())) as read:
+        assert read.testzip() is None
+        assert read.namelist() == list(contents)
+        assert {name: read.read(name) for name in contents} == contents
+        infos = read.infolist()
+        assert all(i.compress_type == zipfile.ZIP_DEFLATED for i in infos)
+        assert (max(i.extract_version for i in infos) == 45) == (limit is not None)

@@ -26,6 +26,8 @@ I64 = npt.NDArray[np.int64]
 EVENING = (18, 24)
 PEAK = (19, 23)
 _QUARTER = 900
+#: Quarter hours a table of offsets spans at most (about 15 years).
+_TABLE = 1 << 19
 
 
 def parse_zone(name: str) -> ZoneInfo:
@@ -61,6 +63,9 @@ class LocalClock:
     def __init__(self, zone: ZoneInfo) -> None:
         self.zone = zone
         self._offsets: dict[int, int] = {}
+        # The offset of every quarter hour from the first one asked about to the last.
+        self._first = 0
+        self._table: I64 = np.zeros(0, np.int64)
 
     def offset(self, epoch: int) -> int:
         """The zone's UTC offset (seconds) at that instant."""
@@ -74,26 +79,39 @@ class LocalClock:
         return found
 
     def offsets(self, epoch: I64) -> I64:
-        """The offset at each instant (one lookup per distinct quarter hour)."""
-        quarters, inverse = np.unique(epoch // _QUARTER, return_inverse=True)
-        found = np.array([self.offset(int(q) * _QUARTER) for q in quarters.tolist()], np.int64)
-        result: I64 = found[inverse.reshape(-1)]
-        return result
+        """The offset at each instant: one lookup per quarter hour of the span of the
+        instants, kept in a table (per distinct quarter hour when they span decades)."""
+        quarters = epoch // _QUARTER
+        if not quarters.size:
+            return np.zeros(0, np.int64)
+        low, high = int(quarters.min()), int(quarters.max())
+        if self._table.size:
+            low, high = min(low, self._first), max(high, self._first + self._table.size - 1)
+        if high - low >= _TABLE:
+            unique, inverse = np.unique(quarters, return_inverse=True)
+            found = np.array([self.offset(int(q) * _QUARTER) for q in unique.tolist()], np.int64)
+            result: I64 = found[inverse.reshape(-1)]
+            return result
+        if low != self._first or high - low + 1 != self._table.size:
+            offsets = [self.offset(q * _QUARTER) for q in range(low, high + 1)]
+            self._first, self._table = low, np.array(offsets, np.int64)
+        found = self._table[quarters - low]
+        return found
 
     def at(self, epoch: I64) -> LocalTimes:
         """Instants (whole UTC epoch seconds) in local time."""
         epoch = epoch.astype(np.int64)
         offsets = self.offsets(epoch)
         local = epoch + offsets
-        utc_text = np.datetime_as_string(epoch.astype("datetime64[s]"), unit="s").tolist()
+        utc = np.datetime_as_string(epoch.astype("datetime64[s]"), unit="s", timezone="UTC")
         local_text = np.datetime_as_string(local.astype("datetime64[s]"), unit="s").tolist()
         suffixes = {int(o): _suffix(int(o)) for o in np.unique(offsets).tolist()}
         hour = (local % 86400) // 3600
         evening = (hour >= EVENING[0]) & (hour < EVENING[1])
         peak = (hour >= PEAK[0]) & (hour < PEAK[1])
         return LocalTimes(
-            utc=[t + "Z" for t in utc_text],
-            local=[t + suffixes[o] for t, o in zip(local_text, offsets.tolist(), strict=True)],
+            utc=utc.tolist(),
+            local=list(map(str.__add__, local_text, map(suffixes.__getitem__, offsets.tolist()))),
             day_number=local // 86400,
             evening=evening.tolist(),
             peak=peak.tolist(),

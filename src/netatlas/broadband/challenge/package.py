@@ -1,27 +1,28 @@
 """Writing a challenge package: a zip of ``tests.csv``, ``tests.geojson``, ``places.csv`` and
 ``METHODOLOGY.txt``.
 
-The tests are streamed from the database a chunk at a time (:mod:`.select`) into the CSV (in
-the zip) and the GeoJSON (a temporary file, added to the zip at the end): memory stays flat
-whatever the number of tests, except for five numbers per placed test (:mod:`.places`).
+The tests are streamed from the database a chunk at a time (:mod:`.select`) into the CSV and
+the GeoJSON, each deflated into a temporary file as it comes (:mod:`.zipwrite`) by a thread of
+its own while the text of the next chunk is made (PostgreSQL is read by another); the zip is
+put together at the end. Memory stays flat whatever the number of tests, except for five
+numbers per placed test (:mod:`.places`).
 Text that came from contributors or from outside (provider names, answers) is neutralised in
 the CSV files so that a spreadsheet never runs it as a formula (:mod:`netatlas.http.csvsafe`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-import os
+import queue
 import re
 import tempfile
-import zipfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import msgspec
 import numpy as np
@@ -31,6 +32,7 @@ from netatlas.broadband.challenge.localtime import LocalClock, LocalTimes, parse
 from netatlas.broadband.challenge.methodology import methodology
 from netatlas.broadband.challenge.places import Places
 from netatlas.broadband.challenge.select import Area, SelectionError, test_chunks
+from netatlas.broadband.challenge.zipwrite import Deflated, ZipOut
 from netatlas.http.csvsafe import FORMULA_START, csv_cell
 
 __all__ = ["PLACE_COLUMNS", "TEST_COLUMNS", "Package", "Request", "write_package"]
@@ -49,7 +51,10 @@ PLACE_COLUMNS = (
 )  # fmt: skip
 #: Deflate level: 1 compresses CSV and GeoJSON nearly as well as 6, several times faster.
 LEVEL = 1
+_PLACES = 20_000  # places.csv lines made at a time
+_MEMBERS = ("tests.csv", "tests.geojson", "places.csv", "METHODOLOGY.txt")
 _encode = msgspec.json.encode
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -82,10 +87,6 @@ class Package:
     repeated_places: int = 0  # places with tests on two or more days
     created: str = ""
     files: list[str] = field(default_factory=list)
-
-
-def _num(value: float | None, digits: int = 3) -> Any:
-    return "" if value is None else round(value, digits)
 
 
 def _csv_text(value: Any) -> str:
@@ -121,39 +122,71 @@ class _Cached:
 
     def __call__(self, values: list[Any]) -> list[str]:
         seen = self.seen
-        if len(seen) > self.LIMIT:
-            seen.clear()
-        for v in set(values).difference(seen):
-            seen[v] = self.make(v)
-        return list(map(seen.__getitem__, values))
+        try:
+            return list(map(seen.__getitem__, values))
+        except KeyError:  # a value not seen yet
+            if len(seen) > self.LIMIT:
+                seen.clear()
+            for v in set(values).difference(seen):
+                seen[v] = self.make(v)
+            return list(map(seen.__getitem__, values))
 
 
-_NEEDS_QUOTES = re.compile('[,"\r\n]')
-_NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\]')
+#: What CSV quotes (, " CR LF) or JSON escapes (controls, " and \\), but NUL: see _plain.
+_NEEDS_QUOTES_OR_ESCAPE = re.compile('[\x01-\x1f",\\\\]')
 _FORMULA = tuple("\x00" + start for start in FORMULA_START)
+_TEXT = frozenset((str, type(None)))
 
 
 def _plain(values: list[Any]) -> bool:
     """Whether every value is text (or None) that CSV and JSON take as it is: no formula
-    start, nothing to quote or escape. Checked on the joined column, once per chunk rather
-    than per value (a ``\\x00`` inside a value can only make the answer a safe False)."""
-    text = [v for v in values if v is not None]
-    if not all(v.__class__ is str for v in text):
+    start, nothing to quote or escape. Checked on the column joined by NUL, once per chunk
+    rather than per value (a NUL inside a value is found by counting them)."""
+    if not set(map(type, values)) <= _TEXT:
         return False
+    text = [v for v in values if v is not None]
+    if not text:
+        return True
     joined = "\x00" + "\x00".join(text)
-    if _NEEDS_QUOTES.search(joined) or _NEEDS_ESCAPE.search(joined.replace("\x00", "")):
+    if joined.count("\x00") != len(text) or _NEEDS_QUOTES_OR_ESCAPE.search(joined):
         return False
     return not any(start in joined for start in _FORMULA)
 
 
-def _numbers(values: list[Any]) -> list[str]:
-    """Numbers as text ("" for a missing one); str of a float is its shortest round trip."""
-    if None not in values:
-        return list(map(str, values))
-    return [_number(v, "") for v in values]
+_FLAG = {True: "true", False: "false"}
 
 
-_NOT_JSON = ("nan", "inf", "-inf")
+def _flags(values: list[Any]) -> list[str]:
+    try:  # True/False, or 1/0 from SQLite
+        return list(map(_FLAG.__getitem__, values))
+    except KeyError:  # None or another value: its truth
+        return ["true" if v else "false" for v in values]
+
+
+def _numbers(values: list[Any]) -> tuple[list[str], list[str]]:
+    """Numbers as CSV text ("" when missing or not finite) and as JSON text ("null").
+
+    A float is written as ``str`` writes it, its shortest round trip. The text is made by
+    msgspec's encoder, several times faster than ``str`` of each float and the same digit for
+    digit, except in the form of numbers below 1e-4 or from 1e16 (``0.00001`` and ``1e16``
+    where ``str`` has ``1e-05`` and ``1e+16``): those few are made by ``repr``."""
+    try:
+        encoded = _encode(values) if values else b""
+    except (OverflowError, TypeError):  # an int beyond 64 bits, a value of another type
+        encoded = b""
+    # Only numbers and nulls: no quote (text, Decimal) and no true or false.
+    if encoded and not encoded[1:-1].translate(None, b"0123456789.,+-enul"):
+        text = encoded[1:-1].decode().split(",")
+        if b"e" in encoded or b"0.0000" in encoded:
+            text = [
+                repr(v) if "e" in t or t.startswith(("0.0000", "-0.0000")) else t
+                for v, t in zip(values, text, strict=True)
+            ]
+        if b"null" not in encoded:
+            return text, text
+        return ["" if t == "null" else t for t in text], text
+    csv_text = [_number(v, "") for v in values]
+    return csv_text, [t or "null" for t in csv_text]
 
 
 #: How each column of a chunk is written: text (cached or not), a number or a flag.
@@ -168,12 +201,26 @@ _KIND = {
     "advertised_upload_mbps": "number", "consent_publication": "flag",
     "consent_challenge": "flag", "source": "repeated", "verification": "repeated",
 }  # fmt: skip
-_FEATURE = (
-    '{"type":"Feature","id":%s,"geometry":%s,"properties":{'
-    + ",".join(f'"{name}":%s' for name in TEST_COLUMNS if name not in ("lat", "lon"))
-    + "}}"
-)
+_PROPERTIES = tuple(name for name in TEST_COLUMNS if name not in ("lat", "lon"))
 _POINT = '{"type":"Point","coordinates":[%s,%s]}'
+
+
+def _feature(pieces: tuple[str, ...], point: str) -> str:
+    """The format of one GeoJSON feature: ``pieces`` is each property's (``%s`` or, for text
+    given as it is, ``"%s"``), ``point`` the geometry's."""
+    properties = ",".join(f'"{name}":{p}' for name, p in zip(_PROPERTIES, pieces, strict=True))
+    return '{"type":"Feature","id":%s,"geometry":' + point + ',"properties":{' + properties + "}}"
+
+
+def _csv_lines(columns: list[list[str]]) -> str:
+    """CSV lines (CRLF) of columns of cells, made by one join: the last cell of each line is
+    joined with the first of the next."""
+    first, last = columns[0], columns[-1]
+    if not first:
+        return ""
+    ends = [z + "\r\n" + a for z, a in zip(last, first[1:], strict=False)]
+    ends.append(last[-1] + "\r\n")
+    return first[0] + "," + ",".join(chain.from_iterable(zip(*columns[1:-1], ends, strict=True)))
 
 
 class _Writer:
@@ -184,6 +231,7 @@ class _Writer:
         self.zone = self.clock.zone.key
         self.csv_repeated = _Cached(_csv_text)
         self.json_repeated = _Cached(_json_text)
+        self._format: tuple[tuple[str, ...], int, str] = ((), 0, "")
 
     def columns(
         self, c: dict[str, list[Any]], t: LocalTimes, places: list[str | None]
@@ -204,42 +252,62 @@ class _Writer:
             "source": c["source"], "verification": c["verification"],
         }  # fmt: skip
 
+    def _features(self, key: tuple[str, ...], rows: int) -> str:
+        """The format of ``rows`` features joined by ",\n" (the last one kept)."""
+        if self._format[:2] != (key, rows):
+            point = _POINT if key[0] == "point" else "%s"
+            self._format = (key, rows, ",\n".join([_feature(key[1:], point)] * rows))
+        return self._format[2]
+
     def texts(self, cols: dict[str, list[Any]]) -> tuple[str, str]:
         """The chunk's CSV lines and GeoJSON features. Numbers are made text once for both
-        (JSON has null where CSV has an empty cell)."""
+        (JSON has null where CSV has an empty cell); text that JSON takes as it is goes in
+        the features' format between quotes."""
         csv_out: list[list[str]] = []
         json_out: dict[str, list[str]] = {}
+        pieces: dict[str, str] = {}
         for name in TEST_COLUMNS:
             kind, values = _KIND[name], cols[name]
+            piece = "%s"
             if kind == "repeated":
                 csv_out.append(self.csv_repeated(values))
                 json_out[name] = self.json_repeated(values)
             elif kind == "text" and _plain(values):  # None: empty cell, null
-                csv_out.append(["" if v is None else v for v in values])
-                json_out[name] = ["null" if v is None else '"' + v + '"' for v in values]
+                if None in values:
+                    csv_out.append(["" if v is None else v for v in values])
+                    json_out[name] = ["null" if v is None else '"' + v + '"' for v in values]
+                else:
+                    csv_out.append(values)
+                    json_out[name], piece = values, '"%s"'
             elif kind == "text":
                 csv_out.append([_csv_text(v) for v in values])
                 json_out[name] = [_json_text(v) for v in values]
             elif kind == "number":
-                text = _numbers(values)
-                if any(bad in text for bad in _NOT_JSON):  # never stored, but never written
-                    text = [_number(v, "") for v in values]
-                csv_out.append(text)
-                json_out[name] = [t or "null" for t in text]
+                csv_text, json_out[name] = _numbers(values)
+                csv_out.append(csv_text)
             elif kind == "flag":
-                text = ["true" if v else "false" for v in values]
+                text = _flags(values)
                 csv_out.append(text)
                 json_out[name] = text
             else:  # plain text known to need no quoting (times)
                 csv_out.append(values)
-                json_out[name] = ['"' + v + '"' for v in values]
-        lines = "".join(line + "\r\n" for line in map(",".join, zip(*csv_out, strict=True)))
-        points = [
-            "null" if lat == "null" or lon == "null" else _POINT % (lon, lat)
-            for lat, lon in zip(json_out.pop("lat"), json_out.pop("lon"), strict=True)
-        ]
-        columns = [json_out["test_id"], points, *json_out.values()]
-        features = ",\n".join(_FEATURE % row for row in zip(*columns, strict=True))
+                json_out[name], piece = values, '"%s"'
+            pieces[name] = piece
+        lines = _csv_lines(csv_out)
+        lat, lon = json_out.pop("lat"), json_out.pop("lon")
+        del pieces["lat"], pieces["lon"]
+        if "null" in lat or "null" in lon:
+            point = "%s"
+            geometry = [
+                "null" if y == "null" or x == "null" else _POINT % (x, y)
+                for y, x in zip(lat, lon, strict=True)
+            ]
+            columns = [json_out["test_id"], geometry, *json_out.values()]
+        else:
+            point = "point"
+            columns = [json_out["test_id"], lon, lat, *json_out.values()]
+        fmt = self._features((point, *pieces.values()), len(lat))
+        features = fmt % tuple(chain.from_iterable(zip(*columns, strict=True)))
         return lines, features
 
 
@@ -267,66 +335,171 @@ def _places(c: dict[str, list[Any]], req: Request, places: Places, days: Any) ->
     return ids
 
 
+class _Background:
+    """Runs calls one after another in a thread of its own, a few waiting at most: the
+    deflate of a member (zlib lets go of the GIL) overlaps making the next chunk's text.
+    The first error is raised in the caller's thread, at the next call or at the end."""
+
+    def __init__(self, depth: int = 8) -> None:
+        self._queue: queue.Queue[tuple[Callable[[Any], Any], Any] | None] = queue.Queue(depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="challenge-write", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    item[0](item[1])
+                except BaseException as exc:  # raised again in the caller's thread
+                    self._error = exc
+
+    def __call__(self, call: Callable[[Any], Any], arg: Any) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put((call, arg))
+
+    def __enter__(self) -> _Background:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None and self._error is None:
+            self._error = RuntimeError("stopped")  # the rest is skipped
+        self._queue.put(None)
+        self._thread.join()
+        if kind is None and self._error is not None:
+            raise self._error
+
+
+def _read_ahead(engine: Engine, chunks: Generator[T, None, None], depth: int = 2) -> Iterator[T]:
+    """The chunks, read from PostgreSQL by a thread of their own while the caller works on
+    the previous ones: the server runs the query on the other core, and the client lets go
+    of the GIL while it waits for each chunk. SQLite is read in the caller's thread: its
+    driver lets go of the GIL for every row, and taking it back from a busy thread each time
+    makes a reading thread slower than none."""
+    if engine.dialect.name != "postgresql":
+        yield from chunks
+        return
+    ready: queue.Queue[tuple[bool, Any]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(item: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def read() -> None:
+        end: BaseException | None = None
+        try:
+            for chunk in chunks:
+                if not put((True, chunk)):
+                    break
+        except BaseException as exc:  # raised again in the caller's thread
+            end = exc
+        finally:
+            chunks.close()  # in this thread, which holds the connection
+        put((False, end))
+
+    thread = threading.Thread(target=read, name="challenge-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            more, item = ready.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _write_tests(
-    engine: Engine, req: Request, places: Places, text: IO[str], geojson: IO[bytes]
+    engine: Engine, req: Request, places: Places, csv_out: Deflated, geojson: Deflated
 ) -> int:
+    """The tests into the CSV and the GeoJSON: the text of a chunk is made here while the
+    previous chunk's is deflated by a thread of its own."""
     writer = _Writer(req.timezone)
-    text.write(",".join(TEST_COLUMNS) + "\r\n")
+    csv_out.write((",".join(TEST_COLUMNS) + "\r\n").encode())
     geojson.write(b'{"type":"FeatureCollection","features":[\n')
-    count = 0
-    for chunk in test_chunks(engine, req.area, req.since, req.until):
-        t = writer.clock.at(np.asarray(chunk["epoch"], np.int64))
-        cols = writer.columns(chunk, t, _places(chunk, req, places, t.day_number))
-        lines, features = writer.texts(cols)
-        text.write(lines)
-        if count:
+
+    def deflate(texts: tuple[bytes, bytes, bool]) -> None:
+        lines, features, first = texts
+        csv_out.write(lines)
+        if not first:
             geojson.write(b",\n")
-        geojson.write(features.encode())
-        count += len(chunk["id"])
+        geojson.write(features)
+
+    count = 0
+    with _Background() as write:
+        for chunk in _read_ahead(engine, test_chunks(engine, req.area, req.since, req.until)):
+            t = writer.clock.at(np.asarray(chunk["epoch"], np.int64))
+            cols = writer.columns(chunk, t, _places(chunk, req, places, t.day_number))
+            lines, features = writer.texts(cols)
+            write(deflate, (lines.encode(), features.encode(), count == 0))
+            count += len(chunk["id"])
     geojson.write(b"\n]}\n")
     return count
 
 
-def _write_places(places: Places, text: IO[str], result: Package) -> None:
-    writer = csv.writer(text, lineterminator="\r\n")
-    writer.writerow(PLACE_COLUMNS)
-    for p in places.medians():
-        result.places += 1
-        result.repeated_places += p.days >= 2
-        writer.writerow(
-            [
-                csv_cell(p.place_id), p.lat, p.lon, f"{places.metres:g}", p.tests, p.days,
-                p.first_day, p.last_day, _num(p.download_median), _num(p.upload_median),
-                _num(p.latency_median), "|".join(map(str, p.test_ids)),
-            ]
-        )  # fmt: skip
+def _write_places(places: Places, out: Deflated, result: Package) -> None:
+    """places.csv: a line per place, made a column at a time, a slice of places at a time."""
+    c = places.columns()
+    result.places = len(c.place_id)
+    result.repeated_places = sum(days >= 2 for days in c.days)
+    out.write((",".join(PLACE_COLUMNS) + "\r\n").encode())
+    ends = [*c.starts[1:], len(c.ids)]
+    for i in range(0, len(c.place_id), _PLACES):
+        j = min(i + _PLACES, len(c.place_id))
+        # Each place's test ids joined by "|": one join, split where the places begin.
+        first = c.starts[i]
+        ids = _numbers(c.ids[first : ends[j - 1]])[0]
+        for start in c.starts[i + 1 : j]:
+            ids[start - first] = "\x00" + ids[start - first]
+        columns = [
+            [_csv_text(p) for p in c.place_id[i:j]],
+            _numbers(c.lat[i:j])[0],
+            _numbers(c.lon[i:j])[0],
+            [f"{places.metres:g}"] * (j - i),
+            _numbers(c.tests[i:j])[0],
+            _numbers(c.days[i:j])[0],
+            c.first_day[i:j],
+            c.last_day[i:j],
+            *(
+                _numbers([round(v, 3) for v in m[i:j]])[0]
+                for m in (c.download_median, c.upload_median, c.latency_median)
+            ),
+            "|".join(ids).split("|\x00"),
+        ]
+        out.write(_csv_lines(columns).encode())
 
 
 def write_package(engine: Engine, req: Request, out: IO[bytes], workdir: Path) -> Package:
-    """Write the package for ``req`` as a zip to ``out``. ``workdir`` holds a temporary file
-    (the GeoJSON) while it is written. Raises SelectionError for a bad request."""
+    """Write the package for ``req`` as a zip to ``out``. ``workdir`` holds temporary files
+    (the members, deflated) while it is written. Raises SelectionError for a bad request."""
     req.check()
     result = Package(created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     places = Places(req.place_metres)
     workdir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=workdir, prefix=".challenge-", suffix=".geojson")
-    try:
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=LEVEL) as zf:
-            with (
-                os.fdopen(fd, "wb") as geojson,
-                zf.open("tests.csv", "w", force_zip64=True) as raw,
-                io.TextIOWrapper(raw, "utf-8", newline="") as text,
-            ):
-                result.tests = _write_tests(engine, req, places, text, geojson)
-            zf.write(tmp, "tests.geojson")
+    with tempfile.TemporaryDirectory(dir=workdir, prefix=".challenge-") as tmp:
+        members = {name: Deflated(Path(tmp) / name, LEVEL) for name in _MEMBERS}
+        try:
+            csv_out, geojson = members["tests.csv"], members["tests.geojson"]
+            result.tests = _write_tests(engine, req, places, csv_out, geojson)
             result.placed = len(places)
-            with (
-                zf.open("places.csv", "w", force_zip64=True) as raw,
-                io.TextIOWrapper(raw, "utf-8", newline="") as text,
-            ):
-                _write_places(places, text, result)
-            zf.writestr("METHODOLOGY.txt", methodology(req, result))
-            result.files = zf.namelist()
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+            _write_places(places, members["places.csv"], result)
+            members["METHODOLOGY.txt"].write(methodology(req, result).encode())
+            zf = ZipOut(out)
+            for name, member in members.items():
+                zf.add(name, member)
+            zf.close()
+        finally:
+            for member in members.values():
+                member.close()
+    result.files = list(members)
     return result

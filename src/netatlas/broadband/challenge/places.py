@@ -18,16 +18,18 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PlaceMedians", "Places", "grid", "place_of"]
+__all__ = ["PlaceColumns", "PlaceMedians", "Places", "grid", "place_of"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 METRES_PER_DEGREE = 111_320.0  # along a meridian, and along the equator
 _COLUMN = 1 << 32
+_encode = msgspec.json.encode
 
 
 def grid(lat: F64, lon: F64, metres: float) -> tuple[I64, I64]:
@@ -45,10 +47,10 @@ def place_of(lat: float, lon: float, metres: float) -> tuple[int, int]:
     return int(rows[0]), int(columns[0])
 
 
-def _centre(row: int, column: int, metres: float) -> tuple[float, float]:
+def _row(row: int, metres: float) -> tuple[float, float]:
+    """The latitude of the centres of a row's squares, and their width in degrees."""
     lat = (row + 0.5) * metres / METRES_PER_DEGREE
-    width = metres / (METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 1e-6))
-    return lat, (column + 0.5) * width
+    return lat, metres / (METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 1e-6))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,18 +93,23 @@ class Places:
         self._ids.append(ids.astype(np.int64))
         self._days.append(days.astype(np.int64))
         self._values.append(values.astype(np.float64).reshape(-1, 3))
-        return [self.place_id(r, c) for r, c in zip(rows.tolist(), columns.tolist(), strict=True)]
+        return self._place_ids(rows, columns)
 
     def place_id(self, row: int, column: int) -> str:
         return f"{self.metres:g}m:{row}:{column}"
 
+    def _place_ids(self, rows: I64, columns: I64) -> list[str]:
+        """:meth:`place_id` of many squares."""
+        prefix = f"{self.metres:g}m:"
+        return [prefix + r + ":" + c for r, c in zip(_ints(rows), _ints(columns), strict=True)]
+
     def __len__(self) -> int:
         return sum(k.size for k in self._keys)
 
-    def medians(self) -> Iterator[PlaceMedians]:
-        """Every place with a placed test, ordered by place key."""
+    def columns(self) -> PlaceColumns:
+        """Every place with a placed test, ordered by place key, a list per column."""
         if not len(self):
-            return
+            return PlaceColumns([], [], [], [], [], [], [], [], [], [], [], [])
         keys = np.concatenate(self._keys)
         ids = np.concatenate(self._ids)
         days = np.concatenate(self._days)
@@ -116,35 +123,76 @@ class Places:
         first = np.minimum.reduceat(days, starts)
         last = np.maximum.reduceat(days, starts)
         medians = [_group_medians(keys, values[:, i], uniq).tolist() for i in range(3)]
-        # Python lists, not numpy scalars, in the loop: indexing them is far cheaper.
-        id_list: list[int] = ids.tolist()
-        columns = zip(
-            uniq.tolist(), starts.tolist(), counts.tolist(), day_counts.tolist(),
-            first.tolist(), last.tolist(), *medians, strict=True,
-        )  # fmt: skip
-        for key, start, count, day_count, first_day, last_day, down, up, rtt in columns:
-            row, column = _split(key)
-            lat, lon = _centre(row, column, self.metres)
+        # A negative column borrowed one from the row.
+        rows, columns = np.divmod(uniq, _COLUMN)
+        negative = columns >= _COLUMN // 2
+        rows[negative] += 1
+        columns[negative] -= _COLUMN
+        # The centre's latitude and the column width depend on the row alone: computed once
+        # a row.
+        row_keys, row_of = np.unique(rows, return_inverse=True)
+        centres = [_row(row, self.metres) for row in row_keys.tolist()]
+        widths = np.array([width for _, width in centres], np.float64)
+        lat = [round(centre, 7) for centre, _ in centres]
+        return PlaceColumns(
+            place_id=self._place_ids(rows, columns),
+            lat=[lat[i] for i in row_of.reshape(-1).tolist()],
+            lon=[round(x, 7) for x in ((columns + 0.5) * widths[row_of.reshape(-1)]).tolist()],
+            tests=counts.tolist(),
+            days=day_counts.tolist(),
+            first_day=list(map(_date, first.tolist())),
+            last_day=list(map(_date, last.tolist())),
+            download_median=medians[0],
+            upload_median=medians[1],
+            latency_median=medians[2],
+            ids=ids.tolist(),
+            starts=starts.tolist(),
+        )
+
+    def medians(self) -> Iterator[PlaceMedians]:
+        """Every place with a placed test, ordered by place key."""
+        c = self.columns()
+        ends = [*c.starts[1:], len(c.ids)]
+        for i, place_id in enumerate(c.place_id):
             yield PlaceMedians(
-                place_id=self.place_id(row, column),
-                lat=round(lat, 7),
-                lon=round(lon, 7),
-                tests=count,
-                days=day_count,
-                first_day=_date(first_day),
-                last_day=_date(last_day),
-                download_median=_value(down),
-                upload_median=_value(up),
-                latency_median=_value(rtt),
-                test_ids=id_list[start : start + count],
+                place_id=place_id,
+                lat=c.lat[i],
+                lon=c.lon[i],
+                tests=c.tests[i],
+                days=c.days[i],
+                first_day=c.first_day[i],
+                last_day=c.last_day[i],
+                download_median=_value(c.download_median[i]),
+                upload_median=_value(c.upload_median[i]),
+                latency_median=_value(c.latency_median[i]),
+                test_ids=c.ids[c.starts[i] : ends[i]],
             )
 
 
-def _split(key: int) -> tuple[int, int]:
-    row, column = divmod(key, _COLUMN)
-    if column >= _COLUMN // 2:  # a negative column borrowed one from the row
-        row, column = row + 1, column - _COLUMN
-    return row, column
+@dataclass(frozen=True, slots=True)
+class PlaceColumns:
+    """The places as columns: a list per field of :class:`PlaceMedians`, medians NaN when
+    missing; the test ids of place ``i`` are ``ids[starts[i]:starts[i + 1]]``."""
+
+    place_id: list[str]
+    lat: list[float]
+    lon: list[float]
+    tests: list[int]
+    days: list[int]
+    first_day: list[str]
+    last_day: list[str]
+    download_median: list[float]
+    upload_median: list[float]
+    latency_median: list[float]
+    ids: list[int]
+    starts: list[int]
+
+
+def _ints(values: I64) -> list[str]:
+    """Integers as text (msgspec's encoder writes them as ``str`` does, far faster)."""
+    if not values.size:
+        return []
+    return _encode(values.tolist())[1:-1].decode().split(",")
 
 
 @functools.lru_cache(maxsize=4096)
