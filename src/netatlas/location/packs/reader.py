@@ -21,7 +21,7 @@ import csv
 import datetime as dt
 import gzip
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Final, NamedTuple
 
@@ -78,12 +78,8 @@ class CellPack:
     @classmethod
     def parse(cls, data: bytes) -> CellPack:
         """Read the gzip bytes of a ``cells.csv.gz``; ValueError when its header is not ours."""
-        text = io.StringIO(gzip.decompress(data).decode("utf-8"), newline="")
-        rows = csv.reader(text)
-        if ",".join(next(rows, [])) != CELLS_HEADER:
-            raise ValueError("not a cells.csv.gz: its header differs")
         cells: dict[Key, tuple[float, float]] = {}
-        for r in rows:
+        for r in _rows(data, CELLS_HEADER, "cells.csv.gz"):
             key = (int(r[2]), int(r[0]), int(r[1]), int(r[3]), int(r[4]))
             cells[key] = (float(r[6]), float(r[7]))
         return cls(cells)
@@ -133,7 +129,7 @@ class CellPack:
         day = (today or dt.date.today()).toordinal()
         heard = list(scan)
         if len(heard) > MAX_LOOKUPS:
-            heard = sorted(heard, key=_loudest_first)[:MAX_LOOKUPS]
+            heard = sorted(heard, key=lambda h: _loudness(h.signal))[:MAX_LOOKUPS]
         groups: dict[tuple[int, int, int, int], list[Found]] = {}
         for h in heard:
             key = (TYPE_OF[h.radio], h.mcc, h.mnc, h.lac, h.cid)
@@ -170,10 +166,7 @@ class WifiPack:
     @classmethod
     def parse(cls, data: bytes) -> WifiPack:
         """Read the gzip bytes of a ``wifi.csv.gz``; ValueError when its header is not ours."""
-        text = io.StringIO(gzip.decompress(data).decode("utf-8"), newline="")
-        rows = csv.reader(text)
-        if ",".join(next(rows, [])) != WIFI_HEADER:
-            raise ValueError("not a wifi.csv.gz: its header differs")
+        rows = _rows(data, WIFI_HEADER, "wifi.csv.gz")
         return cls({bytes.fromhex(r[0]): (float(r[1]), float(r[2])) for r in rows})
 
     def __len__(self) -> int:
@@ -187,7 +180,7 @@ class WifiPack:
         or age, so every access point counts as an established one (:data:`PACK_RADIUS`,
         :data:`PACK_SAMPLES`, score one) and the server's WiFi estimator does the rest.
         """
-        heard = sorted(scan, key=lambda h: -(h[1] if h[1] is not None else -1_000))
+        heard = sorted(scan, key=lambda h: _loudness(h[1]))
         found: list[Found] = []
         for mac, signal in heard[:MAX_LOOKUPS]:
             key = bytes.fromhex(mac.replace(":", "").replace("-", ""))
@@ -229,5 +222,15 @@ def _day(seconds: int) -> int:
     return dt.datetime.fromtimestamp(seconds, dt.UTC).date().toordinal()
 
 
-def _loudest_first(h: Heard) -> int:
-    return -(h.signal if h.signal is not None else -1_000)
+def _loudness(signal: int | None) -> int:
+    """Sort key: the loudest first, networks without a signal last."""
+    return -(signal if signal is not None else -1_000)
+
+
+def _rows(data: bytes, header: str, name: str) -> Iterator[list[str]]:
+    """The CSV rows after the header of a pack file's gzip bytes; ValueError for another
+    header."""
+    rows = csv.reader(io.StringIO(gzip.decompress(data).decode("utf-8"), newline=""))
+    if ",".join(next(rows, [])) != header:
+        raise ValueError(f"not a {name}: its header differs")
+    return rows
